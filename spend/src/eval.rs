@@ -1,0 +1,136 @@
+//! `spend eval`: the rows of a CSV file, in file order, through the same validation and reward
+//! engine the pipeline uses, with an in-memory ledger. Also the campaign simulator.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use spend_domain::config::Config;
+use spend_domain::csv::CsvReader;
+use spend_domain::eval::Outcome;
+use spend_domain::ledger::MemoryLedger;
+use spend_domain::money::fmt2;
+use spend_domain::rules::RuleSet;
+use spend_domain::transaction::parse_transaction;
+
+/// Runs the rows on stdin through validation and the reward engine; writes one result row each.
+#[derive(clap::Args, Debug)]
+pub(crate) struct EvalArgs {
+    /// A configuration file shaped like `examples/reference-config.json`; repeat to merge several
+    /// (their lists are concatenated).
+    #[arg(long = "config", required = true, value_name = "FILE")]
+    pub(crate) configs: Vec<PathBuf>,
+}
+
+/// The configuration revision `eval` records: there is no store, so there is no revision.
+const EVAL_REVISION: i64 = 0;
+
+pub(crate) fn load_configs(paths: &[PathBuf]) -> anyhow::Result<Config> {
+    let mut merged: Option<Config> = None;
+    for path in paths {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read configuration {}", path.display()))?;
+        let value: serde_json::Value = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not valid JSON", path.display()))?;
+        let mut next_id = uuid::Uuid::new_v4;
+        let config = Config::fragment_from_json(&value, &mut next_id).map_err(|e| {
+            anyhow::anyhow!("{} is not a valid configuration:\n{}", path.display(), e)
+        })?;
+        merged = Some(match merged {
+            None => config,
+            Some(m) => m.merge(config),
+        });
+    }
+    merged.context("no configuration given")
+}
+
+pub(crate) fn run(args: &EvalArgs, input: impl Read, out: impl Write) -> anyhow::Result<()> {
+    let config = load_configs(&args.configs)?;
+    let rules = RuleSet::compile(&config, EVAL_REVISION)
+        .map_err(|e| anyhow::anyhow!("the merged configuration is not valid:\n{e}"))?;
+    let today = chrono::Utc::now().date_naive();
+
+    let mut ledger = MemoryLedger::new();
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(out);
+    w.write_record([
+        "id",
+        "status",
+        "reward",
+        "unit",
+        "amount_sgd",
+        "base_campaign",
+        "promo_campaign",
+        "remark",
+    ])?;
+
+    for row in CsvReader::new(input) {
+        let row = match row {
+            Ok(row) => row,
+            Err(e) => {
+                w.flush()?;
+                bail!("input refused at {e}");
+            }
+        };
+        let raw = match row.raw {
+            Ok(raw) => raw,
+            Err(rejection) => {
+                write_rejected(&mut w, &rejection)?;
+                continue;
+            }
+        };
+        let tx = match parse_transaction(&raw, today) {
+            Ok(tx) => tx,
+            Err(rejection) => {
+                write_rejected(&mut w, &rejection)?;
+                continue;
+            }
+        };
+        let outcome = rules.evaluate(&tx, &ledger);
+        ledger.record(&tx, &outcome);
+        let id = tx.id.to_string();
+        match &outcome {
+            Outcome::Rewarded(r) => {
+                let base = r.base_campaign.map(|u| u.hyphenated().to_string());
+                let promo = r.promo_campaign.map(|u| u.hyphenated().to_string());
+                let amount_sgd = r.amount_sgd.map(fmt2);
+                w.write_record([
+                    id.as_str(),
+                    "rewarded",
+                    &fmt2(r.reward),
+                    r.unit.as_str(),
+                    amount_sgd.as_deref().unwrap_or(""),
+                    base.as_deref().unwrap_or(""),
+                    promo.as_deref().unwrap_or(""),
+                    &r.remark,
+                ])?;
+            }
+            Outcome::DeadLetter(reason) => {
+                w.write_record([&id, "dead_letter", "", "", "", "", "", reason.as_str()])?;
+            }
+            Outcome::Duplicate => {
+                w.write_record([&id, "duplicate", "", "", "", "", "", ""])?;
+            }
+        }
+    }
+    w.flush()?;
+    Ok(())
+}
+
+fn write_rejected<W: Write>(
+    w: &mut csv::Writer<W>,
+    rejection: &spend_domain::transaction::Rejection,
+) -> anyhow::Result<()> {
+    w.write_record([
+        rejection.raw_id.as_str(),
+        "rejected",
+        "",
+        "",
+        "",
+        "",
+        "",
+        &rejection.remark(),
+    ])?;
+    Ok(())
+}
