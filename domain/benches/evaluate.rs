@@ -109,7 +109,7 @@ fn promotions() -> Vec<Value> {
                 _ => json!([{"field": "merchant", "op": "in",
                              "value": [MERCHANTS[n % 16], MERCHANTS[(n + 5) % 16], "Other"]}]),
             };
-            let (start, end) = if n % 3 == 0 {
+            let (start, end) = if n.is_multiple_of(3) {
                 (
                     json!(format!("2024-{:02}-01", n % 12 + 1)),
                     json!("2024-12-31"),

@@ -358,7 +358,10 @@ mod tests {
             .collect();
         codes.sort_unstable();
         codes.dedup();
-        assert_eq!(codes, ISO4217, "regenerate domain/src/iso4217.in from the spec");
+        assert_eq!(
+            codes, ISO4217,
+            "regenerate domain/src/iso4217.in from the spec"
+        );
     }
 
     #[test]

@@ -1,0 +1,136 @@
+//! The route table, and what every handler shares: the store with a deadline, and how a store
+//! error becomes an answer.
+
+mod config;
+mod objects;
+#[cfg(test)]
+mod tests;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::HeaderMap;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::Value;
+use spend_runtime::{require_role, ApiError, ApiJson, Role};
+use spend_store::config_store::{ConfigStore, Resource, StoreError};
+
+use crate::{metrics, openapi, CampaignexConfig, CampaignexDeps};
+
+/// Where the OpenAPI document of these routes is served.
+pub(crate) const OPENAPI_PATH: &str = "/v1/openapi/campaignex.json";
+
+#[derive(Clone)]
+pub(crate) struct AppState {
+    store: Arc<dyn ConfigStore>,
+    store_timeout: Duration,
+}
+
+impl AppState {
+    /// One store call within the deadline; past it the store counts as unavailable.
+    async fn call<T>(
+        &self,
+        fut: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        match tokio::time::timeout(self.store_timeout, fut).await {
+            Ok(r) => r,
+            Err(_) => Err(StoreError::Unavailable(format!(
+                "no answer within {:?}",
+                self.store_timeout
+            ))),
+        }
+    }
+}
+
+/// A store error no handler has a more specific answer for.
+fn store_error(e: StoreError) -> ApiError {
+    match e {
+        StoreError::Unavailable(_) => {
+            metrics::store_unavailable();
+            ApiError::unavailable("configuration store unavailable", e)
+        }
+        StoreError::Rejected(ref why) => ApiError::unprocessable(
+            "the configuration store refused the write",
+            vec![ApiError::field_detail("", why.clone())],
+        ),
+        // Neither comes from what a client sent: a precondition a handler did not expect, a
+        // compaction (no handler watches), or data that cannot be read back.
+        StoreError::PreconditionFailed(_) | StoreError::Compacted(_) | StoreError::Corrupt(_) => {
+            ApiError::internal(e)
+        }
+    }
+}
+
+pub(crate) fn router(config: &CampaignexConfig, deps: CampaignexDeps) -> Router {
+    let state = AppState {
+        store: deps.store,
+        store_timeout: config.store_timeout,
+    };
+    let mut admin = Router::new();
+    for resource in Resource::ALL {
+        admin = admin.merge(object_routes(resource));
+    }
+    admin
+        .route(
+            "/v1/config",
+            get(config::get_config).put(config::put_config),
+        )
+        .route_layer(require_role(deps.auth, Role::Admin))
+        .layer(DefaultBodyLimit::max(config.body_limit_bytes))
+        .with_state(state)
+        // The document describes the API, not the configuration: it needs no role.
+        .route(OPENAPI_PATH, get(|| async { Json(openapi::document()) }))
+}
+
+/// The `{id}` segment, with axum's rejection (bad percent-encoding) in the API's error shape.
+struct PathId(String);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|Path(id)| PathId(id))
+            .map_err(|e| {
+                ApiError::bad_request(format!("invalid path: {}", e.body_text().to_lowercase()))
+            })
+    }
+}
+
+fn object_routes(resource: Resource) -> Router<AppState> {
+    let collection = format!("/v1/{}", resource.as_str());
+    let item = format!("{collection}/{{id}}");
+    Router::new()
+        .route(
+            &collection,
+            get(move |State(s): State<AppState>| objects::list(s, resource)).post(
+                move |State(s): State<AppState>, ApiJson(body): ApiJson<Value>| {
+                    objects::create(s, resource, body)
+                },
+            ),
+        )
+        .route(
+            &item,
+            get(move |State(s): State<AppState>, PathId(id): PathId| {
+                objects::get_one(s, resource, id)
+            })
+            .put(
+                move |State(s): State<AppState>,
+                      PathId(id): PathId,
+                      headers: HeaderMap,
+                      ApiJson(body): ApiJson<Value>| {
+                    objects::replace(s, resource, id, headers, body)
+                },
+            )
+            .delete(
+                move |State(s): State<AppState>, PathId(id): PathId, headers: HeaderMap| {
+                    objects::delete(s, resource, id, headers)
+                },
+            ),
+        )
+}

@@ -1,0 +1,196 @@
+//! What the service tests share: a campaignex served on `127.0.0.1:0` through `run()`, a small
+//! HTTP client, and the stores to run against.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::sync::Arc;
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
+use reqwest::Method;
+use serde_json::Value;
+use spend_campaignex::{run, CampaignexConfig, CampaignexDeps};
+use spend_runtime::NoAuth;
+use spend_store::config_store::ConfigStore;
+use spend_store::embedded::EmbeddedConfigStore;
+use spend_store::etcd::{EtcdConfigStore, EtcdOptions};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// A running campaignex. Dropping it cancels the server.
+pub struct Server {
+    pub base: String,
+    pub http: reqwest::Client,
+    shutdown: CancellationToken,
+    task: Option<JoinHandle<spend_campaignex::Result<()>>>,
+}
+
+/// One answer: status, headers, and the body as JSON (`Null` when empty).
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Answer {
+    pub fn etag(&self) -> String {
+        self.headers
+            .get("etag")
+            .unwrap_or_else(|| panic!("no etag in {self:?}"))
+            .to_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// The error sentence, after checking the body has the API's error shape.
+    pub fn error(&self) -> &str {
+        let error = self.body["error"]
+            .as_str()
+            .unwrap_or_else(|| panic!("not an error body: {self:?}"));
+        assert!(self.body["details"].is_array(), "no details: {self:?}");
+        assert!(
+            !error.is_empty() && !error.starts_with(|c: char| c.is_uppercase()),
+            "not one lowercase sentence: {error:?}"
+        );
+        error
+    }
+
+    /// The `field` of every detail.
+    pub fn fields(&self) -> Vec<String> {
+        self.body["details"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no details: {self:?}"))
+            .iter()
+            .map(|d| d["field"].as_str().unwrap_or("").to_owned())
+            .collect()
+    }
+}
+
+impl Server {
+    pub async fn start(store: Arc<dyn ConfigStore>) -> Self {
+        Self::start_with(CampaignexConfig::default(), store).await
+    }
+
+    pub async fn start_with(config: CampaignexConfig, store: Arc<dyn ConfigStore>) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let shutdown = CancellationToken::new();
+        let deps = CampaignexDeps {
+            store,
+            auth: Arc::new(NoAuth::admin()),
+        };
+        let task = tokio::spawn(run(config, deps, listener, shutdown.clone()));
+        Self {
+            base,
+            http: reqwest::Client::new(),
+            shutdown,
+            task: Some(task),
+        }
+    }
+
+    /// Cancels the server and waits for `run` to return.
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        if let Some(task) = self.task.take() {
+            task.await.unwrap().unwrap();
+        }
+    }
+
+    /// Sends a request; `body` is sent as-is with `Content-Type: application/json` when given.
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Answer {
+        let method = Method::from_bytes(method.as_bytes()).unwrap();
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(b) = body {
+            req = req
+                .header(CONTENT_TYPE, "application/json")
+                .body(b.to_owned());
+        }
+        for (k, v) in headers {
+            req = req.header(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let bytes = res.bytes().await.unwrap();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        };
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Answer {
+        self.send("GET", path, None, &[]).await
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Answer {
+        self.send("POST", path, Some(&body.to_string()), &[]).await
+    }
+
+    pub async fn put(&self, path: &str, body: &Value, headers: &[(&str, &str)]) -> Answer {
+        self.send("PUT", path, Some(&body.to_string()), headers)
+            .await
+    }
+
+    pub async fn delete(&self, path: &str, headers: &[(&str, &str)]) -> Answer {
+        self.send("DELETE", path, None, headers).await
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// An embedded store in a fresh directory (kept as long as the `TempDir`).
+pub fn embedded() -> (Arc<dyn ConfigStore>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedConfigStore::open(dir.path()).unwrap();
+    (Arc::new(store), dir)
+}
+
+/// An etcd store under a fresh random prefix of `SPEND_TEST_ETCD`, or `None` (after saying so)
+/// when it is not set. Under `CI=true` a missing `SPEND_TEST_ETCD` fails the test.
+pub async fn etcd() -> Option<Arc<EtcdConfigStore>> {
+    let Ok(url) = std::env::var("SPEND_TEST_ETCD") else {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!(
+                "SPEND_TEST_ETCD is not set: CI must run the etcd suite \
+                 (scripts/services.sh starts etcd and prints it)"
+            );
+        }
+        eprintln!("skipped: SPEND_TEST_ETCD not set");
+        return None;
+    };
+    let prefix = format!("/spend-test/campaignex/{}", uuid::Uuid::new_v4());
+    let store = EtcdConfigStore::connect(&[url], &prefix, EtcdOptions::default())
+        .await
+        .expect("cannot set up the etcd client");
+    Some(Arc::new(store))
+}
+
+/// `examples/reference-config.json`.
+pub fn reference_config() -> Value {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/spec/examples/reference-config.json"
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}

@@ -1,0 +1,24 @@
+//! `spend-runtime`: the plumbing every service shares.
+//!
+//! Owns `/healthz`, `/readyz` and `/metrics` ([`health`]), the metrics registry ([`metrics`]), the
+//! API's JSON error shape and its 404/405 fallbacks ([`error`]), the JSON body extractor that answers
+//! in that shape ([`json`]), the auth hook every route goes through ([`auth`]) and waiting for a
+//! shutdown signal ([`shutdown`]).
+//!
+//! It must never hold service logic: nothing here knows what a transaction, a campaign or a reward
+//! is, and no service type or route lives here.
+
+pub mod auth;
+pub mod error;
+pub mod health;
+pub mod json;
+pub mod jwt;
+pub mod kafka;
+pub mod metrics;
+pub mod shutdown;
+
+pub use auth::{require_any_role, require_role, Authenticator, NoAuth, Principal, Role};
+pub use error::{with_json_fallbacks, ApiError};
+pub use health::{health_routes, AlwaysReady, Backend, Backends, NotReady, Readiness};
+pub use json::ApiJson;
+pub use shutdown::shutdown_signal;

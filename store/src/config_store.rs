@@ -1,0 +1,148 @@
+//! The configuration store contract: programs, campaigns, exclusions and FX rates as JSON objects,
+//! one key per object, with a global revision (etcd's, or the embedded store's own counter).
+//!
+//! Objects are stored as validated JSON (`spend-domain` validates before anything is written);
+//! this layer knows nothing of what a campaign means.
+
+use std::fmt;
+
+use futures::stream::BoxStream;
+use serde_json::Value;
+
+/// The four kinds of configuration object, named as the API's paths name them.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub enum Resource {
+    Program,
+    Campaign,
+    Exclusion,
+    FxRate,
+}
+
+impl Resource {
+    pub const ALL: [Resource; 4] = [
+        Resource::Program,
+        Resource::FxRate,
+        Resource::Campaign,
+        Resource::Exclusion,
+    ];
+
+    /// `programs`, `campaigns`, `exclusions`, `fx-rates`: the API path segment and the key segment.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Resource::Program => "programs",
+            Resource::Campaign => "campaigns",
+            Resource::Exclusion => "exclusions",
+            Resource::FxRate => "fx-rates",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Resource::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+impl fmt::Display for Resource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One stored object with the revision that last modified it (its ETag).
+#[derive(Clone, PartialEq, Debug)]
+pub struct Versioned {
+    pub resource: Resource,
+    pub id: String,
+    pub value: Value,
+    pub mod_revision: i64,
+}
+
+/// Every object at one revision.
+#[derive(Clone, PartialEq, Debug, Default)]
+pub struct Snapshot {
+    pub revision: i64,
+    pub objects: Vec<Versioned>,
+}
+
+/// A condition a write needs to hold, checked atomically with the write.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum Precondition {
+    /// The object exists (e.g. the program a campaign names).
+    Exists(Resource, String),
+    /// The object does not exist (create).
+    Absent(Resource, String),
+    /// The object exists and was last modified at exactly this revision (`If-Match`).
+    ModRevision(Resource, String, i64),
+}
+
+/// One change inside an [`Event`].
+#[derive(Clone, PartialEq, Debug)]
+pub enum Change {
+    Put(Versioned),
+    Delete { resource: Resource, id: String },
+}
+
+/// Everything that changed at one revision (a whole-config replacement is one event).
+#[derive(Clone, PartialEq, Debug)]
+pub struct Event {
+    pub revision: i64,
+    pub changes: Vec<Change>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The backend cannot be reached or did not answer in time; nothing was written.
+    #[error("configuration store unavailable: {0}")]
+    Unavailable(String),
+    /// A precondition did not hold; nothing was written.
+    #[error("precondition failed: {0:?}")]
+    PreconditionFailed(Precondition),
+    /// The watch start revision is older than what the backend still keeps.
+    #[error("revision {0} has been compacted")]
+    Compacted(i64),
+    /// The write cannot be done as asked, and retrying it will not help: the same object twice in
+    /// one replacement, or more objects than one backend transaction may hold. Nothing was written.
+    #[error("write rejected: {0}")]
+    Rejected(String),
+    /// Stored data that cannot be read back (never caused by a client).
+    #[error("configuration store data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A configuration store. Implementations: etcd ([`crate::etcd`]) and embedded ([`crate::embedded`]).
+#[async_trait::async_trait]
+pub trait ConfigStore: Send + Sync + 'static {
+    async fn get(&self, resource: Resource, id: &str) -> Result<Option<Versioned>>;
+
+    /// All objects of one resource, ordered by id.
+    async fn list(&self, resource: Resource) -> Result<Vec<Versioned>>;
+
+    /// All objects, at one revision.
+    async fn snapshot(&self) -> Result<Snapshot>;
+
+    /// Writes one object if every precondition holds, atomically; returns its new mod revision.
+    async fn put(
+        &self,
+        resource: Resource,
+        id: &str,
+        value: Value,
+        preconditions: &[Precondition],
+    ) -> Result<i64>;
+
+    /// Deletes one object if every precondition holds, atomically; returns the new revision.
+    async fn delete(
+        &self,
+        resource: Resource,
+        id: &str,
+        preconditions: &[Precondition],
+    ) -> Result<i64>;
+
+    /// Replaces the whole configuration with `objects` as one atomic write; returns its revision.
+    async fn replace_all(&self, objects: Vec<(Resource, String, Value)>) -> Result<i64>;
+
+    /// Every event with a revision greater than `after_revision`, in order, with no gap. The stream
+    /// ends with an error when the connection breaks; use [`crate::watch`] for a watch that
+    /// re-establishes itself.
+    async fn watch(&self, after_revision: i64) -> Result<BoxStream<'static, Result<Event>>>;
+}

@@ -1,0 +1,16 @@
+//! `spend-store`: where configuration and rewards are kept.
+//!
+//! Owns the [`ConfigStore`](config_store::ConfigStore) contract with its etcd and embedded (redb)
+//! implementations and the self-healing watch, and the [`RewardStore`](reward_store::RewardStore)
+//! with its ScyllaDB and embedded (fjall) implementations, each contract with one scenario suite
+//! run on every backend. It never decides what a campaign or a reward means: that is
+//! `spend-domain`'s; it enforces only what storage must: first reward wins, a reversal counts once.
+
+mod checks;
+pub mod config_store;
+pub mod embedded;
+pub mod etcd;
+pub mod reward_embedded;
+pub mod reward_store;
+pub mod scylla;
+pub mod watch;
