@@ -146,3 +146,22 @@ pub trait ConfigStore: Send + Sync + 'static {
     /// re-establishes itself.
     async fn watch(&self, after_revision: i64) -> Result<BoxStream<'static, Result<Event>>>;
 }
+
+/// The objects of a validated configuration, as [`ConfigStore::replace_all`] takes them: programs,
+/// FX rates, campaigns, exclusions, each under its key in its canonical JSON.
+pub fn objects_of(config: &spend_domain::config::Config) -> Vec<(Resource, String, Value)> {
+    let mut objects = Vec::new();
+    for p in &config.programs {
+        objects.push((Resource::Program, p.key(), p.to_json()));
+    }
+    for r in &config.fx_rates {
+        objects.push((Resource::FxRate, r.key(), r.to_json()));
+    }
+    for c in &config.campaigns {
+        objects.push((Resource::Campaign, c.key(), c.to_json()));
+    }
+    for x in &config.exclusions {
+        objects.push((Resource::Exclusion, x.key(), x.to_json()));
+    }
+    objects
+}

@@ -54,19 +54,7 @@ pub(super) async fn put_config(
     let config = Config::from_json(&body, &mut Uuid::new_v4)
         .and_then(|c| c.validate().map(|()| c))
         .map_err(|e| ApiError::unprocessable("invalid configuration", kinds::field_errors(&e.0)))?;
-    let mut objects = Vec::new();
-    for p in &config.programs {
-        objects.push((Resource::Program, p.key(), p.to_json()));
-    }
-    for r in &config.fx_rates {
-        objects.push((Resource::FxRate, r.key(), r.to_json()));
-    }
-    for c in &config.campaigns {
-        objects.push((Resource::Campaign, c.key(), c.to_json()));
-    }
-    for x in &config.exclusions {
-        objects.push((Resource::Exclusion, x.key(), x.to_json()));
-    }
+    let objects = spend_store::config_store::objects_of(&config);
     let revision = state
         .call(state.store.replace_all(objects))
         .await
