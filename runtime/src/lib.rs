@@ -2,8 +2,9 @@
 //!
 //! Owns `/healthz`, `/readyz` and `/metrics` ([`health`]), the metrics registry ([`metrics`]), the
 //! API's JSON error shape and its 404/405 fallbacks ([`error`]), the JSON body extractor that answers
-//! in that shape ([`json`]), the auth hook every route goes through ([`auth`]) and waiting for a
-//! shutdown signal ([`shutdown`]).
+//! in that shape ([`json`]), the auth hook every route goes through ([`auth`]) with its JWT
+//! implementation, token minting and the dev secret ([`jwt`]), the Kafka client setup and topic
+//! creation every Kafka user shares ([`kafka`]), and waiting for a shutdown signal ([`shutdown`]).
 //!
 //! It must never hold service logic: nothing here knows what a transaction, a campaign or a reward
 //! is, and no service type or route lives here.
