@@ -69,6 +69,7 @@ log_to() {
   "$@" 2>&1 | tee "$log"
 }
 run_phase test log_to "$test_log" cargo test --workspace --locked --no-fail-fast "$@" || true
+run_phase deploy bash scripts/validate-deploy.sh || true
 
 printf '\n==> stop\n'
 stop_started
