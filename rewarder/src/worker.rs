@@ -1,0 +1,173 @@
+//! The worker: takes fetched records off the queue in batches (up to N records or T after the
+//! first), decodes them, reads what the store knows about them, evaluates them in order under
+//! the rule set in force, and hands the result to the writer.
+//!
+//! It is one batch ahead of the writer at most: batch N+1 is evaluated while batch N is written,
+//! and its facts are read from the store only once batch N-1 is written; batch N's own outcomes
+//! reach it through [`crate::ledger`].
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use spend_store::reward_store::{PrefetchedLedger, RewardStore, RewardStoreError};
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use crate::backoff::Backoff;
+use crate::batch::{decode, evaluate, Evaluated};
+use crate::error::{Result, RewarderError};
+use crate::ledger::Overlay;
+use crate::metrics::metrics;
+use crate::offsets::{Claim, OffsetBook, Polled};
+use crate::rules::LiveRules;
+use crate::{Stage, Stats};
+
+pub(crate) struct Worker {
+    pub(crate) records: mpsc::Receiver<Vec<Polled>>,
+    pub(crate) book: Arc<OffsetBook>,
+    pub(crate) rules: LiveRules,
+    pub(crate) store: Arc<dyn RewardStore>,
+    pub(crate) writer: mpsc::Sender<Evaluated>,
+    /// The sequence number of the last batch whose outcomes are in the store.
+    pub(crate) applied: watch::Receiver<u64>,
+    pub(crate) max_records: usize,
+    pub(crate) max_wait: Duration,
+    pub(crate) backoff: Backoff,
+    pub(crate) stats: Stats,
+    /// Stop taking new batches.
+    pub(crate) shutdown: CancellationToken,
+    /// Give up on the batch in hand (shutdown grace over).
+    pub(crate) abort: CancellationToken,
+}
+
+impl Worker {
+    pub(crate) async fn run(mut self) -> Result<()> {
+        let mut leftover: Vec<Polled> = Vec::new();
+        let mut previous: Option<Overlay> = None;
+        let mut seq = 0u64;
+        while let Some(batch) = self.next_batch(&mut leftover).await {
+            let started = Instant::now();
+            self.stats.record_taken(started);
+            let (kept, dropped, claim) = self.book.admit(batch);
+            if dropped > 0 {
+                metrics().revoked_records.add(dropped as u64);
+            }
+            if kept.is_empty() {
+                continue;
+            }
+            seq += 1;
+            let records = kept.len();
+            let decoded = decode(kept);
+            let mut t = self.stats.time(Stage::Decode, started);
+            // Batch seq-2 must be in the store before batch seq's facts are read from it.
+            if !self.wait_applied(seq.saturating_sub(2)).await {
+                self.book.abandon(&claim);
+                break;
+            }
+            t = self.stats.time(Stage::WaitStore, t);
+            let Some(prefetched) = self.prefetch(&decoded.transactions, &claim).await? else {
+                break;
+            };
+            t = self.stats.time(Stage::Prefetch, t);
+            let rules = self.rules.load();
+            let revision = rules.revision();
+            let (outcomes, dead_letters, counts, overlay) =
+                evaluate(&rules, decoded, &prefetched, previous.as_ref(), Utc::now());
+            previous = Some(overlay);
+            self.stats.time(Stage::Evaluate, t);
+            let evaluated = Evaluated {
+                seq,
+                claim,
+                records,
+                outcomes,
+                dead_letters,
+                counts,
+                revision,
+                started,
+            };
+            if let Err(returned) = self.writer.send(evaluated).await {
+                // The writer has stopped (abort or error): nothing more will be written.
+                self.book.abandon(&returned.0.claim);
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// The next batch: waits for a first record (until shutdown), then takes more until the batch
+    /// is full or `max_wait` has passed since the first. `None` at shutdown or when the poll loop
+    /// has gone.
+    async fn next_batch(&mut self, leftover: &mut Vec<Polled>) -> Option<Vec<Polled>> {
+        let mut batch = std::mem::take(leftover);
+        if batch.is_empty() {
+            let chunk = tokio::select! {
+                biased;
+                _ = self.shutdown.cancelled() => return None,
+                chunk = self.records.recv() => chunk?,
+            };
+            batch = chunk;
+        }
+        let deadline = tokio::time::Instant::now() + self.max_wait;
+        while batch.len() < self.max_records {
+            // What is already queued is taken without waiting.
+            let chunk = match self.records.try_recv() {
+                Ok(chunk) => chunk,
+                Err(mpsc::error::TryRecvError::Disconnected) => break,
+                Err(mpsc::error::TryRecvError::Empty) => tokio::select! {
+                    biased;
+                    _ = self.shutdown.cancelled() => break,
+                    _ = tokio::time::sleep_until(deadline) => break,
+                    chunk = self.records.recv() => match chunk {
+                        Some(chunk) => chunk,
+                        None => break,
+                    },
+                },
+            };
+            batch.extend(chunk);
+        }
+        if batch.len() > self.max_records {
+            *leftover = batch.split_off(self.max_records);
+        }
+        Some(batch)
+    }
+
+    /// Waits until batch `seq` is in the store; `false` if the writer has stopped.
+    async fn wait_applied(&mut self, seq: u64) -> bool {
+        self.applied
+            .wait_for(|&applied| applied >= seq)
+            .await
+            .is_ok()
+    }
+
+    /// What the store knows about the batch, retried while the store is down. `None` when the
+    /// shutdown grace ran out first (the batch is abandoned: its offsets stay).
+    async fn prefetch(
+        &mut self,
+        transactions: &[spend_domain::Transaction],
+        claim: &Claim,
+    ) -> Result<Option<PrefetchedLedger>> {
+        self.backoff.reset();
+        loop {
+            match self.store.prefetch(transactions).await {
+                Ok(prefetched) => return Ok(Some(prefetched)),
+                Err(RewardStoreError::Corrupt(detail)) => {
+                    self.book.abandon(claim);
+                    return Err(RewarderError::StoreCorrupt(detail));
+                }
+                Err(error) => {
+                    metrics().retry_prefetch.inc();
+                    let retry_in = self.backoff.next_delay();
+                    tracing::warn!(%error, ?retry_in, "reading the reward store failed; retrying");
+                    tokio::select! {
+                        _ = self.abort.cancelled() => {
+                            self.book.abandon(claim);
+                            return Ok(None);
+                        }
+                        _ = tokio::time::sleep(retry_in) => {}
+                    }
+                }
+            }
+        }
+    }
+}
