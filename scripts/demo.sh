@@ -1,32 +1,47 @@
 #!/usr/bin/env bash
-# The main job on a fresh machine, no servers: build `spend`, then run the normative examples
-# through `spend eval` (the same validation and reward engine the pipeline uses), then simulate the
-# reference programs on 100,000 generated transactions.
+# The main job on a fresh machine, no servers: build `spend`, start `spend dev` (every service in one
+# process, embedded broker and stores under ./.spend), upload the normative example transactions,
+# show a card's rewards, and leave it running for you to explore (Ctrl-C drains and stops it).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+port=${SPEND_PORT:-8080}
+data=${SPEND_DATA_DIR:-./.spend}
+examples=../shared/spec/examples
+url=http://127.0.0.1:$port
 
 # etcd-client's build runs protoc (Debian protobuf-compiler + libprotobuf-dev's well-known types).
 if ! command -v protoc >/dev/null || [ ! -f /usr/include/google/protobuf/descriptor.proto ]; then
   bash scripts/services.sh install-build-deps
 fi
-
 cargo build --release --locked -p spend
 spend=target/release/spend
-examples=../shared/spec/examples
 
-echo "==> spend eval: examples/transactions.csv with the reference config and the example campaigns"
-"$spend" eval --config "$examples/reference-config.json" --config "$examples/example-campaigns.json" \
-  <"$examples/transactions.csv" | tee /tmp/spend-demo-result.csv | column -s, -t | cut -c1-160
-if diff -q /tmp/spend-demo-result.csv "$examples/expected.csv" >/dev/null; then
-  echo "==> identical to examples/expected.csv"
-else
-  echo "==> differs from examples/expected.csv" >&2
-  exit 1
-fi
+echo "==> spend dev --data-dir $data --port $port"
+RUST_LOG=${RUST_LOG:-warn} "$spend" dev --data-dir "$data" --port "$port" &
+dev=$!
+trap 'kill -INT $dev 2>/dev/null; wait $dev' EXIT
+for _ in $(seq 1 300); do
+  curl -fs "$url/readyz" >/dev/null 2>&1 && break
+  kill -0 $dev 2>/dev/null || { echo "spend dev exited" >&2; exit 1; }
+  sleep 0.2
+done
+admin=$(cat "$data/admin-token")
 
 echo
-echo "==> campaign simulation: 100,000 generated transactions through the reference programs"
-"$spend" gen --rows 100000 --seed 7 \
-  | "$spend" eval --config "$examples/reference-config.json" \
-  | awk -F, 'NR > 1 { n[$2 == "rewarded" ? $2 " " $4 : $2]++ }
-      END { for (s in n) printf "  %-20s %8d rows\n", s, n[s] }' | sort
+echo "==> spend upload $examples/transactions.csv"
+"$spend" upload --url "$url" --token "$(cat "$data/bank-token")" "$examples/transactions.csv"
+
+echo
+echo "==> GET /v1/cards/00000000-0000-4000-8000-0000000000a3/rewards?limit=3"
+sleep 2
+curl -fs -H "Authorization: Bearer $admin" \
+  "$url/v1/cards/00000000-0000-4000-8000-0000000000a3/rewards?limit=3" | python3 -m json.tool
+echo
+echo "==> GET /v1/cards/00000000-0000-4000-8000-0000000000a3/summary"
+curl -fs -H "Authorization: Bearer $admin" \
+  "$url/v1/cards/00000000-0000-4000-8000-0000000000a3/summary" | python3 -m json.tool
+
+echo
+echo "spend dev keeps running on $url (API docs: $url/docs; tokens in $data/). Ctrl-C stops it."
+wait $dev

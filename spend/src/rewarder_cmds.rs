@@ -1,0 +1,348 @@
+//! `spend rewarder` (the rewarder against real Kafka, etcd and ScyllaDB, or embedded stores in a
+//! data directory), `spend replay-dlq` (dead letters re-published for processing anew) and
+//! `spend bench-rewarder` (rewarder throughput against a bare-consumer baseline).
+//!
+//! Only argument parsing and wiring live here; the service, the replay and the baseline consumer
+//! are `spend-rewarder`'s.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use spend_domain::eval::DeadLetterReason;
+use spend_rewarder::replay::{replay_dead_letters, ReplayConfig};
+use spend_rewarder::{RewarderConfig, RewarderDeps, Stats};
+use spend_runtime::kafka::KafkaArgs;
+use spend_runtime::{Backend, Backends};
+use spend_store::config_store::ConfigStore;
+use spend_store::embedded::EmbeddedConfigStore;
+use spend_store::etcd::{EtcdConfigStore, EtcdOptions};
+use spend_store::reward_embedded::EmbeddedRewardStore;
+use spend_store::reward_store::RewardStore;
+use spend_store::scylla::{connect_session, ScyllaOptions, ScyllaRewardStore};
+use tokio_util::sync::CancellationToken;
+
+use crate::telemetry;
+
+mod bench;
+
+pub(crate) use bench::{bench_rewarder, BenchRewarderArgs};
+
+/// The topics and the group.
+#[derive(clap::Args, Debug, Clone)]
+pub(crate) struct TopicArgs {
+    /// The topic transactions are read from.
+    #[arg(long = "topic", env = "SPEND_TOPIC", default_value = spend_rewarder::DEFAULT_TOPIC)]
+    topic: String,
+    /// The dead-letter topic.
+    #[arg(long = "dlq-topic", env = "SPEND_DLQ_TOPIC", default_value = spend_rewarder::DEFAULT_DLQ_TOPIC)]
+    dlq_topic: String,
+    /// Partitions of the topics when they are created at start-up (an existing topic is left
+    /// as it is).
+    #[arg(long = "partitions", env = "SPEND_PARTITIONS", default_value_t = 12)]
+    partitions: i32,
+    /// Do not create missing topics at start-up.
+    #[arg(long = "no-create-topics", env = "SPEND_NO_CREATE_TOPICS")]
+    no_create_topics: bool,
+}
+
+/// Where the configuration is read: etcd, or with `--config-dir` the embedded store.
+#[derive(clap::Args, Debug, Clone)]
+pub(crate) struct EtcdArgs {
+    /// etcd endpoints, comma-separated.
+    #[arg(
+        long = "etcd-endpoints",
+        env = "SPEND_ETCD_ENDPOINTS",
+        default_value = "http://127.0.0.1:2379",
+        value_delimiter = ','
+    )]
+    endpoints: Vec<String>,
+    /// The key prefix the configuration lives under.
+    #[arg(
+        long = "etcd-prefix",
+        env = "SPEND_ETCD_PREFIX",
+        default_value = "/spend/config"
+    )]
+    prefix: String,
+    /// Read the configuration from the embedded store in this directory instead of etcd.
+    #[arg(long = "config-dir", env = "SPEND_CONFIG_DIR")]
+    config_dir: Option<PathBuf>,
+}
+
+impl EtcdArgs {
+    pub(crate) async fn store(&self) -> anyhow::Result<Arc<dyn ConfigStore>> {
+        if let Some(dir) = &self.config_dir {
+            let store = EmbeddedConfigStore::open(dir)
+                .with_context(|| format!("open the configuration store in {}", dir.display()))?;
+            return Ok(Arc::new(store));
+        }
+        let store = EtcdConfigStore::connect(&self.endpoints, &self.prefix, EtcdOptions::default())
+            .await
+            .context("set up the etcd client")?;
+        Ok(Arc::new(store))
+    }
+}
+
+/// Where outcomes are written: ScyllaDB, or with `--data-dir` the embedded store.
+#[derive(clap::Args, Debug, Clone)]
+pub(crate) struct ScyllaArgs {
+    /// ScyllaDB (or Cassandra) nodes, `host:port`, comma-separated.
+    #[arg(
+        long = "scylla-nodes",
+        env = "SPEND_SCYLLA_NODES",
+        default_value = "127.0.0.1:9042",
+        value_delimiter = ','
+    )]
+    nodes: Vec<String>,
+    #[arg(
+        long = "scylla-keyspace",
+        env = "SPEND_SCYLLA_KEYSPACE",
+        default_value = "spend"
+    )]
+    keyspace: String,
+    /// The local data center (requests stay in it).
+    #[arg(long = "scylla-local-dc", env = "SPEND_SCYLLA_LOCAL_DC")]
+    local_dc: Option<String>,
+    /// Create the keyspace and tables when missing, with this many replicas per data center.
+    #[arg(
+        long = "scylla-install-schema",
+        env = "SPEND_SCYLLA_INSTALL_SCHEMA",
+        value_name = "RF"
+    )]
+    install_schema: Option<u32>,
+    /// Write outcomes to the embedded store in this directory instead of ScyllaDB (one process
+    /// per directory).
+    #[arg(long = "data-dir", env = "SPEND_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+}
+
+impl ScyllaArgs {
+    pub(crate) async fn store(&self) -> anyhow::Result<Arc<dyn RewardStore>> {
+        if let Some(dir) = &self.data_dir {
+            let store = EmbeddedRewardStore::open(dir)
+                .with_context(|| format!("open the reward store in {}", dir.display()))?;
+            return Ok(Arc::new(store));
+        }
+        let options = ScyllaOptions {
+            nodes: self.nodes.clone(),
+            keyspace: self.keyspace.clone(),
+            local_dc: self.local_dc.clone(),
+            ..ScyllaOptions::default()
+        };
+        if let Some(rf) = self.install_schema {
+            let session = connect_session(&options)
+                .await
+                .context("connect to scylla")?;
+            ScyllaRewardStore::install_schema(&session, &options.keyspace, rf)
+                .await
+                .context("install the scylla schema")?;
+        }
+        let store = ScyllaRewardStore::connect(&options)
+            .await
+            .context("connect to scylla")?;
+        Ok(Arc::new(store))
+    }
+}
+
+/// How records are batched.
+#[derive(clap::Args, Debug, Clone)]
+pub(crate) struct BatchArgs {
+    /// The most records in one batch.
+    #[arg(
+        long = "batch-records",
+        env = "SPEND_REWARDER_BATCH_RECORDS",
+        default_value_t = 8192
+    )]
+    batch_records: usize,
+    /// How long a batch waits for more records after its first, in milliseconds.
+    #[arg(
+        long = "batch-wait-ms",
+        env = "SPEND_REWARDER_BATCH_WAIT_MS",
+        default_value_t = 50
+    )]
+    batch_wait_ms: u64,
+    /// The consumer group.
+    #[arg(
+        long = "group",
+        env = "SPEND_REWARDER_GROUP",
+        default_value = spend_rewarder::DEFAULT_GROUP
+    )]
+    group: String,
+}
+
+fn rewarder_config(kafka: &KafkaArgs, topics: &TopicArgs, batch: &BatchArgs) -> RewarderConfig {
+    let mut config = RewarderConfig::new(kafka.clone());
+    config.topic = topics.topic.clone();
+    config.dlq_topic = topics.dlq_topic.clone();
+    config.group_id = batch.group.clone();
+    config.create_topics = (!topics.no_create_topics).then_some(topics.partitions);
+    config.batch_max_records = batch.batch_records.max(1);
+    config.batch_max_wait = Duration::from_millis(batch.batch_wait_ms);
+    config.queue_records = config.batch_max_records.saturating_mul(4).max(1024);
+    config
+}
+
+/// `spend rewarder`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct RewarderArgs {
+    /// Address to serve `/healthz`, `/readyz` and `/metrics` on (the rewarder has no API).
+    #[arg(long, env = "SPEND_REWARDER_LISTEN", default_value = "0.0.0.0:9091")]
+    listen: SocketAddr,
+    #[command(flatten)]
+    kafka: KafkaArgs,
+    #[command(flatten)]
+    topics: TopicArgs,
+    #[command(flatten)]
+    batch: BatchArgs,
+    #[command(flatten)]
+    etcd: EtcdArgs,
+    #[command(flatten)]
+    scylla: ScyllaArgs,
+}
+
+/// Readiness: the reward store answers and a rule set is in force. (etcd being down does not
+/// make the rewarder unready: it keeps rewarding with the last rule set.)
+struct RewardStoreBackend(Arc<dyn RewardStore>);
+
+#[async_trait::async_trait]
+impl Backend for RewardStoreBackend {
+    fn name(&self) -> &str {
+        "reward store"
+    }
+    async fn ping(&self) -> Result<(), String> {
+        self.0.ping().await.map_err(|e| e.to_string())
+    }
+}
+
+struct RulesBackend(Stats);
+
+#[async_trait::async_trait]
+impl Backend for RulesBackend {
+    fn name(&self) -> &str {
+        "rule set"
+    }
+    async fn ping(&self) -> Result<(), String> {
+        if self.0.rules_loaded() {
+            Ok(())
+        } else {
+            Err("no rule set loaded yet".into())
+        }
+    }
+}
+
+/// Runs the rewarder until Ctrl-C or SIGTERM, then drains.
+pub(crate) fn rewarder(args: RewarderArgs) -> anyhow::Result<()> {
+    telemetry::init(telemetry::Format::Json);
+    let runtime = tokio::runtime::Runtime::new().context("start the tokio runtime")?;
+    runtime.block_on(async move {
+        let config = rewarder_config(&args.kafka, &args.topics, &args.batch);
+        let deps = RewarderDeps {
+            config_store: args.etcd.store().await?,
+            reward_store: args.scylla.store().await?,
+            stats: Stats::default(),
+        };
+        let shutdown = CancellationToken::new();
+        tokio::spawn({
+            let shutdown = shutdown.clone();
+            async move {
+                spend_runtime::shutdown_signal().await;
+                shutdown.cancel();
+            }
+        });
+
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("listen on {}", args.listen))?;
+        tracing::info!(address = %listener.local_addr()?, "serving health and metrics");
+        let readiness = Backends::new(Duration::from_secs(2))
+            .with(Arc::new(RewardStoreBackend(deps.reward_store.clone())))
+            .with(Arc::new(RulesBackend(deps.stats.clone())));
+        let routes = spend_runtime::health_routes(Arc::new(readiness));
+        let health = tokio::spawn({
+            let shutdown = shutdown.clone();
+            async move {
+                axum::serve(listener, routes)
+                    .with_graceful_shutdown(shutdown.cancelled_owned())
+                    .await
+            }
+        });
+
+        let result = spend_rewarder::run(config, deps, shutdown.clone()).await;
+        shutdown.cancel();
+        let _ = health.await;
+        result.context("the rewarder failed")
+    })
+}
+
+/// `spend replay-dlq`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct ReplayDlqArgs {
+    /// Replay only dead letters with this reason (repeatable): unknown_program, no_fx_rate,
+    /// original_not_found, currency_mismatch. Default: all.
+    #[arg(long = "reason", value_name = "REASON", value_parser = parse_reason)]
+    reasons: Vec<DeadLetterReason>,
+    /// The replay's consumer group (its committed offsets are what was already replayed).
+    /// Default: named after the reasons, so each filter replays each dead letter once.
+    #[arg(long = "replay-group", env = "SPEND_REPLAY_GROUP")]
+    group: Option<String>,
+    /// Stop once no dead letter has arrived for this many milliseconds.
+    #[arg(long = "idle-ms", default_value_t = 3000)]
+    idle_ms: u64,
+    /// Count what would be replayed; publish and commit nothing.
+    #[arg(long)]
+    dry_run: bool,
+    #[command(flatten)]
+    kafka: KafkaArgs,
+    #[command(flatten)]
+    topics: TopicArgs,
+}
+
+fn parse_reason(s: &str) -> Result<DeadLetterReason, String> {
+    match DeadLetterReason::parse(s) {
+        Some(DeadLetterReason::Undecodable) => {
+            Err("undecodable dead letters have no transaction to replay".into())
+        }
+        Some(r) => Ok(r),
+        None => Err(
+            "expected unknown_program, no_fx_rate, original_not_found or currency_mismatch".into(),
+        ),
+    }
+}
+
+/// Re-publishes dead letters to the transactions topic and prints what it did.
+pub(crate) fn replay_dlq(args: ReplayDlqArgs) -> anyhow::Result<()> {
+    telemetry::init(telemetry::Format::Pretty);
+    let mut rewarder = RewarderConfig::new(args.kafka.clone());
+    rewarder.topic = args.topics.topic.clone();
+    rewarder.dlq_topic = args.topics.dlq_topic.clone();
+    let config = ReplayConfig {
+        rewarder,
+        reasons: args.reasons.clone(),
+        group: args.group.clone(),
+        idle: Duration::from_millis(args.idle_ms),
+        dry_run: args.dry_run,
+    };
+    let report = replay_dead_letters(&config).context("replay dead letters")?;
+    let verb = if args.dry_run {
+        "would replay"
+    } else {
+        "replayed"
+    };
+    println!("{:<22}{}", "group", report.group);
+    println!("{:<22}{}", "read", report.read);
+    println!("{verb:<22}{}", report.replayed_total());
+    for (reason, n) in &report.replayed {
+        println!("  {reason:<20}{n}");
+    }
+    println!("{:<22}{}", "other reasons", report.skipped);
+    println!(
+        "{:<22}{} (not replayable)",
+        "undecodable", report.not_replayable
+    );
+    if report.malformed > 0 {
+        println!("{:<22}{}", "not dead letters", report.malformed);
+    }
+    Ok(())
+}

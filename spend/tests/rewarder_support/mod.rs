@@ -1,0 +1,342 @@
+//! What the rewarder's crash and scale-out tests share: a `spend gen` file with what `spend eval`
+//! says of it, its records encoded for the topic, a fresh topic and group, and the final checks —
+//! every id's stored outcome equals eval's, every card's stored count and totals equal eval's
+//! (so no reversal is counted twice), and every dead letter is on the dead-letter topic.
+#![allow(dead_code, unreachable_pub)]
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rust_decimal::Decimal;
+use spend_domain::config::Config;
+use spend_domain::money::fmt2;
+use spend_domain::{CardId, RecordId};
+use spend_rewarder::bench::{
+    committed_offsets, encode_csv, produce, EncodedRecords, PartitionEnds,
+};
+use spend_runtime::kafka::{admin_client, consumer_config, ensure_topic, KafkaArgs};
+use spend_schemas::codec;
+use spend_store::reward_embedded::EmbeddedRewardStore;
+use spend_store::reward_store::{DateRange, RewardStore, StoredOutcome};
+
+pub const ROWS: u64 = 200_000;
+pub const REFERENCE_CONFIG: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../shared/spec/examples/reference-config.json"
+);
+
+/// The in-process rewarders' logs, for when a test fails: one file per test process.
+pub fn init_logs() -> PathBuf {
+    let path =
+        std::env::temp_dir().join(format!("spend-rewarder-tests-{}.log", std::process::id()));
+    if let Ok(file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+    {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("info"))
+            .with_ansi(false)
+            .with_writer(std::sync::Mutex::new(file))
+            .try_init();
+    }
+    path
+}
+
+pub fn server_env(name: &str) -> Option<String> {
+    match std::env::var(name) {
+        Ok(v) if !v.is_empty() => Some(v),
+        _ => {
+            if std::env::var("CI").as_deref() == Ok("true") {
+                panic!("{name} is not set: run the tests through .ci/run (scripts/test.sh)");
+            }
+            eprintln!("skipped: {name} not set");
+            None
+        }
+    }
+}
+
+pub fn fresh(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
+}
+
+pub fn spend() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_spend"))
+}
+
+pub fn reference_config() -> Config {
+    let text = std::fs::read_to_string(REFERENCE_CONFIG).unwrap();
+    Config::from_json(
+        &serde_json::from_str(&text).unwrap(),
+        &mut uuid::Uuid::new_v4,
+    )
+    .unwrap()
+}
+
+/// A generated file, what `spend eval` says of it, and its records encoded for the topic.
+pub struct Fixture {
+    pub kafka: KafkaArgs,
+    pub topic: String,
+    pub dlq: String,
+    pub group: String,
+    pub partitions: i32,
+    pub dir: tempfile::TempDir,
+    /// The final outcome of every id, in `expected.csv`'s columns.
+    pub expected: HashMap<String, Vec<String>>,
+    /// The card of every id.
+    pub cards: HashMap<String, String>,
+    pub records: Arc<EncodedRecords>,
+}
+
+impl Fixture {
+    pub async fn new(kafka: KafkaArgs, test: &str, partitions: i32, seed: u64) -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("transactions.csv");
+        let out = spend()
+            .args([
+                "gen",
+                "--rows",
+                &ROWS.to_string(),
+                "--seed",
+                &seed.to_string(),
+            ])
+            .stdout(std::fs::File::create(&file).unwrap())
+            .status()
+            .unwrap();
+        assert!(out.success(), "spend gen");
+        let evaluated = spend()
+            .args(["eval", "--config", REFERENCE_CONFIG])
+            .stdin(std::fs::File::open(&file).unwrap())
+            .output()
+            .unwrap();
+        assert!(evaluated.status.success(), "spend eval");
+        let expected = final_outcomes(std::str::from_utf8(&evaluated.stdout).unwrap());
+        let cards = cards_of(&file);
+        let records = encode_csv(
+            std::fs::File::open(&file).unwrap(),
+            chrono::Utc::now().date_naive(),
+        )
+        .unwrap();
+        assert_eq!(records.len() as u64, ROWS, "every generated row is valid");
+
+        let fx = Fixture {
+            kafka,
+            topic: fresh(&format!("rw-{test}")),
+            dlq: fresh(&format!("rw-{test}-dlq")),
+            group: fresh(&format!("rw-{test}-group")),
+            partitions,
+            dir,
+            expected,
+            cards,
+            records: Arc::new(records),
+        };
+        let admin = admin_client(&fx.kafka).unwrap();
+        ensure_topic(&admin, &fx.topic, partitions).await.unwrap();
+        ensure_topic(&admin, &fx.dlq, partitions).await.unwrap();
+        fx
+    }
+
+    /// Produces `range` of the records, at most `per_second` a second, in the background.
+    pub fn publish(
+        &self,
+        range: std::ops::Range<usize>,
+        per_second: Option<u64>,
+    ) -> tokio::task::JoinHandle<PartitionEnds> {
+        let (kafka, topic, records) =
+            (self.kafka.clone(), self.topic.clone(), self.records.clone());
+        tokio::task::spawn_blocking(move || {
+            produce(&kafka, &topic, &records, range, per_second).unwrap()
+        })
+    }
+
+    /// Records the group has committed past, over all partitions.
+    pub async fn committed(&self) -> i64 {
+        let (kafka, group, topic) = (self.kafka.clone(), self.group.clone(), self.topic.clone());
+        let partitions = self.partitions;
+        tokio::task::spawn_blocking(move || committed_offsets(&kafka, &group, &topic, partitions))
+            .await
+            .unwrap()
+            .map(|c| c.values().sum())
+            .unwrap_or(0)
+    }
+
+    /// Waits until the group has committed more than `before`; the new total.
+    pub async fn progress_past(&self, before: i64, timeout: Duration) -> i64 {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let now = self.committed().await;
+            if now > before {
+                return now;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no progress past {before} in {timeout:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// The final outcome of every id of a results CSV: the first rewarded row of an id is final;
+/// otherwise its last dead letter stands.
+pub fn final_outcomes(results: &str) -> HashMap<String, Vec<String>> {
+    let mut finals: HashMap<String, Vec<String>> = HashMap::new();
+    for line in csv::Reader::from_reader(results.as_bytes()).records() {
+        let line = line.unwrap();
+        let columns: Vec<String> = line.iter().skip(1).map(str::to_owned).collect();
+        let settled = finals.get(&line[0]).is_some_and(|c| c[0] == "rewarded");
+        if (&line[1] == "rewarded" || &line[1] == "dead_letter") && !settled {
+            finals.insert(line[0].to_owned(), columns);
+        }
+    }
+    finals
+}
+
+pub fn cards_of(file: &Path) -> HashMap<String, String> {
+    let mut cards = HashMap::new();
+    for row in csv::Reader::from_path(file).unwrap().records() {
+        let row = row.unwrap();
+        cards.insert(row[0].to_lowercase(), row[7].to_lowercase());
+    }
+    cards
+}
+
+pub fn columns(o: &StoredOutcome) -> Vec<String> {
+    match (o.reward(), o.dead_letter_reason()) {
+        (Some(r), _) => vec![
+            "rewarded".into(),
+            fmt2(r.reward),
+            r.unit.as_str().into(),
+            r.amount_sgd.map(fmt2).unwrap_or_default(),
+            r.base_campaign.map(|u| u.to_string()).unwrap_or_default(),
+            r.promo_campaign.map(|u| u.to_string()).unwrap_or_default(),
+            r.remark.clone(),
+        ],
+        (None, Some(reason)) => {
+            let mut c = vec![String::new(); 7];
+            c[0] = "dead_letter".into();
+            c[6] = reason.as_str().into();
+            c
+        }
+        (None, None) => unreachable!(),
+    }
+}
+
+/// Every id's stored outcome is eval's; every card's stored count and totals are eval's.
+pub async fn check_store(fx: &Fixture, store: &EmbeddedRewardStore) {
+    let mut missing = Vec::new();
+    let mut wrong = Vec::new();
+    for (id, want) in &fx.expected {
+        match store.get(RecordId(id.parse().unwrap())).await.unwrap() {
+            None => missing.push(id.clone()),
+            Some(o) if &columns(&o) != want => {
+                wrong.push(format!("{id}: {:?} != {want:?}", columns(&o)))
+            }
+            Some(_) => {}
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "{} ids lost, e.g. {:?}",
+        missing.len(),
+        &missing[..missing.len().min(5)]
+    );
+    assert!(
+        wrong.is_empty(),
+        "{} outcomes differ from eval, e.g. {:?}",
+        wrong.len(),
+        &wrong[..wrong.len().min(5)]
+    );
+
+    let mut per_card: BTreeMap<&str, (u64, BTreeMap<String, Decimal>)> = BTreeMap::new();
+    for (id, c) in &fx.expected {
+        if c[0] != "rewarded" {
+            continue;
+        }
+        let entry = per_card.entry(fx.cards[id].as_str()).or_default();
+        entry.0 += 1;
+        *entry.1.entry(c[2].clone()).or_default() += c[1].parse::<Decimal>().unwrap();
+    }
+    for (card, (count, totals)) in &per_card {
+        let summary = store
+            .summary(CardId(card.parse().unwrap()), DateRange::ALL)
+            .await
+            .unwrap();
+        let stored: BTreeMap<String, Decimal> = summary
+            .totals
+            .iter()
+            .map(|(u, t)| (u.as_str().to_owned(), *t))
+            .collect();
+        let totals: BTreeMap<String, Decimal> = totals
+            .iter()
+            .map(|(u, t)| (u.clone(), spend_domain::money::round2(*t)))
+            .collect();
+        assert_eq!((summary.count, &stored), (*count, &totals), "card {card}");
+    }
+    eprintln!(
+        "checked {} ids and {} cards against spend eval",
+        fx.expected.len(),
+        per_card.len()
+    );
+}
+
+/// Every id whose final outcome is a dead letter is on the dead-letter topic with its reason.
+pub async fn check_dead_letter_topic(fx: &Fixture) {
+    let want: HashSet<(String, String)> = fx
+        .expected
+        .iter()
+        .filter(|(_, c)| c[0] == "dead_letter")
+        .map(|(id, c)| (id.clone(), c[6].clone()))
+        .collect();
+    let (kafka, topic) = (fx.kafka.clone(), fx.dlq.clone());
+    let seen = tokio::task::spawn_blocking(move || {
+        let mut config = consumer_config(&kafka, &fresh("dlq-check"));
+        config.set("auto.offset.reset", "earliest");
+        let consumer: BaseConsumer = config.create().unwrap();
+        consumer.subscribe(&[&topic]).unwrap();
+        let mut seen = HashSet::new();
+        let mut last = Instant::now();
+        while last.elapsed() < Duration::from_secs(5) {
+            if let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) {
+                let letter = codec().decode_dead_letter(m.payload().unwrap()).unwrap();
+                let reason: spend_domain::eval::DeadLetterReason = letter.reason.into();
+                let tx = letter.transaction.expect("generated records decode");
+                seen.insert((tx.id, reason.as_str().to_owned()));
+                last = Instant::now();
+            }
+        }
+        seen
+    })
+    .await
+    .unwrap();
+    let lost: Vec<_> = want.difference(&seen).collect();
+    assert!(
+        lost.is_empty(),
+        "{} dead letters missing from the topic: {:?}",
+        lost.len(),
+        &lost[..lost.len().min(5)]
+    );
+    eprintln!("{} dead letters on the topic", want.len());
+}
+
+#[test]
+fn final_outcomes_keep_the_first_reward_and_the_last_dead_letter() {
+    let finals = final_outcomes(
+        "id,status,reward,unit,amount_sgd,base_campaign,promo_campaign,remark\n\
+         a,dead_letter,,,,,,no_fx_rate\n\
+         a,rewarded,1.00,points,1.00,,,x\n\
+         a,dead_letter,,,,,,original_not_found\n\
+         b,dead_letter,,,,,,no_fx_rate\n\
+         b,dead_letter,,,,,,unknown_program\n\
+         c,rewarded,1.00,points,1.00,,,x\n\
+         c,duplicate,,,,,,\n",
+    );
+    assert_eq!(finals["a"][0], "rewarded");
+    assert_eq!(finals["b"][6], "unknown_program");
+    assert_eq!(finals["c"][1], "1.00");
+}
