@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use spend_runtime::{health_routes, with_json_fallbacks, Authenticator, Backends};
+use spend_runtime::{Authenticator, Backends};
 use spend_store::config_store::ConfigStore;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -77,13 +77,13 @@ pub async fn run(
 ) -> Result<()> {
     let readiness = Backends::new(config.store_timeout)
         .with(Arc::new(ConfigStoreBackend::new(deps.store.clone())));
-    let app = with_json_fallbacks(router(&config, deps).merge(health_routes(Arc::new(readiness))))
-        .layer(tower_http::trace::TraceLayer::new_for_http());
-    if let Ok(addr) = listener.local_addr() {
-        tracing::info!(%addr, "campaignex listening");
-    }
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
-        .map_err(Error::Serve)
+    spend_runtime::serve(
+        "campaignex",
+        router(&config, deps),
+        Arc::new(readiness),
+        listener,
+        shutdown,
+    )
+    .await
+    .map_err(Error::Serve)
 }

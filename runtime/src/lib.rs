@@ -4,7 +4,8 @@
 //! API's JSON error shape and its 404/405 fallbacks ([`error`]), the JSON body extractor that answers
 //! in that shape ([`json`]), the auth hook every route goes through ([`auth`]) with its JWT
 //! implementation, token minting and the dev secret ([`jwt`]), the Kafka client setup and topic
-//! creation every Kafka user shares ([`kafka`]), and waiting for a shutdown signal ([`shutdown`]).
+//! creation every Kafka user shares ([`kafka`]), serving a service with all of that ([`serve`]), and waiting for a shutdown signal
+//! ([`shutdown`]).
 //!
 //! It must never hold service logic: nothing here knows what a transaction, a campaign or a reward
 //! is, and no service type or route lives here.
@@ -16,10 +17,12 @@ pub mod json;
 pub mod jwt;
 pub mod kafka;
 pub mod metrics;
+pub mod serve;
 pub mod shutdown;
 
 pub use auth::{require_any_role, require_role, Authenticator, NoAuth, Principal, Role};
 pub use error::{with_json_fallbacks, ApiError};
 pub use health::{health_routes, AlwaysReady, Backend, Backends, NotReady, Readiness};
 pub use json::ApiJson;
+pub use serve::serve;
 pub use shutdown::shutdown_signal;
