@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use spend_runtime::{health_routes, with_json_fallbacks, Authenticator, Backend, Backends};
+use spend_runtime::{Authenticator, Backend, Backends};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -183,19 +183,15 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<()> {
     let ingestor = Ingestor::new(&config, deps, shutdown.clone());
-    let app = with_json_fallbacks(
-        ingestor
-            .router()
-            .merge(health_routes(Arc::new(ingestor.readiness()))),
+    let served = spend_runtime::serve(
+        "ingestor",
+        ingestor.router(),
+        Arc::new(ingestor.readiness()),
+        listener,
+        shutdown,
     )
-    .layer(tower_http::trace::TraceLayer::new_for_http());
-    if let Ok(addr) = listener.local_addr() {
-        tracing::info!(%addr, "ingestor listening");
-    }
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
-        .map_err(Error::Serve);
+    .await
+    .map_err(Error::Serve);
     ingestor.close().await;
     served
 }
