@@ -28,6 +28,7 @@ use crate::{Stage, Stats};
 pub(crate) struct Stored {
     claim: Claim,
     records: usize,
+    bytes: u64,
     dead_letters: Vec<DeadLetterMessage>,
     counts: Counts,
     revision: i64,
@@ -54,6 +55,7 @@ impl Writer {
                 seq,
                 claim,
                 records,
+                bytes,
                 outcomes,
                 dead_letters,
                 counts,
@@ -79,6 +81,7 @@ impl Writer {
             let stored = Stored {
                 claim,
                 records,
+                bytes,
                 dead_letters,
                 counts,
                 revision,
@@ -159,7 +162,7 @@ impl Publisher {
             }
             m.batch_took(batch.started.elapsed());
             self.stats
-                .record_written(batch.records as u64, batch.revision);
+                .record_written(batch.records as u64, batch.bytes, batch.revision);
             tracing::debug!(
                 records = batch.records,
                 rewarded = batch.counts.rewarded,
