@@ -67,7 +67,7 @@ fn may_read(principal: &Principal, card: CardId) -> Result<(), ApiError> {
     let allowed = match principal.role {
         Role::Admin => true,
         Role::Customer => principal.cards.contains(&card.0),
-        Role::Bank => false,
+        Role::Bank | Role::Service => false,
     };
     if allowed {
         Ok(())

@@ -19,12 +19,16 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 
-/// The roles of API.md (claim `role`).
+/// The roles of API.md (claim `role`), and `service` for calls between the product's own
+/// processes (a rewarder or an informer reaching `spend store`).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum Role {
     Admin,
     Bank,
     Customer,
+    /// Service to service: the only role the remote reward store admits, and admitted nowhere
+    /// else (it reads no card and uploads nothing).
+    Service,
 }
 
 impl Role {
@@ -33,6 +37,7 @@ impl Role {
             Role::Admin => "admin",
             Role::Bank => "bank",
             Role::Customer => "customer",
+            Role::Service => "service",
         }
     }
 
@@ -41,6 +46,7 @@ impl Role {
             "admin" => Some(Role::Admin),
             "bank" => Some(Role::Bank),
             "customer" => Some(Role::Customer),
+            "service" => Some(Role::Service),
             _ => None,
         }
     }
@@ -266,6 +272,35 @@ mod tests {
         let (status, body) = call(app(auth), None).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
         assert!(body.contains("\"error\""), "{body}");
+    }
+
+    #[test]
+    fn roles_parse_from_their_claim_values() {
+        for role in [Role::Admin, Role::Bank, Role::Customer, Role::Service] {
+            assert_eq!(Role::parse(role.as_str()), Some(role));
+        }
+        assert_eq!(Role::Service.as_str(), "service");
+        assert_eq!(Role::parse("Service"), None);
+        assert_eq!(Role::parse("services"), None);
+    }
+
+    #[tokio::test]
+    async fn a_service_route_admits_only_a_service() {
+        let service = Router::new()
+            .route("/x", get(|p: Principal| async move { p.role.to_string() }))
+            .route_layer(require_role(Arc::new(Bearer), Role::Service));
+        assert_eq!(
+            call(service.clone(), Some("service")).await,
+            (StatusCode::OK, "service".into())
+        );
+        for other in ["admin", "bank", "customer"] {
+            let (status, body) = call(service.clone(), Some(other)).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{other}");
+            assert!(body.contains("needs role service"), "{body}");
+        }
+        // And a service token opens no route of another role.
+        let (status, _) = call(app(Arc::new(Bearer)), Some("service")).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
     }
 
     #[tokio::test]

@@ -5,9 +5,9 @@
 //! secret or RS256 with the private half of the configured public key. The algorithm is pinned:
 //! the token's `alg` header only selects among the configured keys, each bound to its own
 //! algorithm, so an RS256 public key is never used as an HMAC secret and `none` is never accepted.
-//! Claims: `exp` (required), `nbf` (checked when present), `role` (`admin`, `bank` or `customer`),
-//! `cards` (for a customer: the card ids it may read), `sub` (optional, for logs). Any `aud`
-//! claim is refused, as no audience is configured.
+//! Claims: `exp` (required), `nbf` (checked when present), `role` (`admin`, `bank`, `customer`
+//! or `service`), `cards` (for a customer: the card ids it may read), `sub` (optional, for logs).
+//! Any `aud` claim is refused, as no audience is configured.
 //!
 //! **Clock skew.** `exp` and `nbf` are checked with [`LEEWAY_SECS`] (30 s) of leeway: a token is
 //! still accepted up to 30 s after its `exp`, and from 30 s before its `nbf`.
@@ -269,7 +269,7 @@ impl JwtAuthenticator {
                 .collect::<Option<Vec<Uuid>>>()
                 .ok_or(TokenError::BadCards)?,
             // Only a customer is limited to cards; anything else in the claim means nothing.
-            Role::Admin | Role::Bank => Vec::new(),
+            Role::Admin | Role::Bank | Role::Service => Vec::new(),
         };
         Ok(Principal {
             subject: claims.sub.unwrap_or_default(),
@@ -516,6 +516,11 @@ mod tests {
         assert_eq!(
             at(json!({"role": "customer"})),
             Ok((Role::Customer, vec![]))
+        );
+        // A service is limited to no card; a cards claim on it means nothing.
+        assert_eq!(
+            at(json!({"role": "service", "cards": [card]})),
+            Ok((Role::Service, vec![]))
         );
         for bad in [json!(["nope"]), json!(["0000000000004000800000000000000a"])] {
             assert_eq!(

@@ -13,6 +13,7 @@ mod gen;
 mod ingest_cmds;
 mod rewarder_cmds;
 mod service_cmds;
+mod store_cmd;
 mod telemetry;
 mod token_cmd;
 
@@ -54,6 +55,9 @@ enum Command {
     /// Runs the configuration API against etcd (or an embedded store), configured by flags and
     /// `SPEND_*`.
     Campaignex(service_cmds::CampaignexArgs),
+    /// Serves the embedded reward store of one data directory over HTTP, so that separate
+    /// rewarder and informer processes share it (`--reward-store-url`).
+    Store(store_cmd::StoreArgs),
     /// Prints a bearer token that services started with the same key configuration accept.
     Token(token_cmd::TokenArgs),
     /// Read-API load test: fills an embedded store, serves the informer on loopback, drives it
@@ -89,6 +93,7 @@ fn main() -> ExitCode {
         Command::BenchIngest(args) => ingest_cmds::bench_ingest(args),
         Command::Informer(args) => service_cmds::informer(args),
         Command::Campaignex(args) => service_cmds::campaignex(args),
+        Command::Store(args) => store_cmd::run(args),
         Command::Token(args) => token_cmd::run(&args, &mut std::io::stdout().lock()),
         Command::BenchInformer(args) => bench_informer::run(args),
         Command::Rewarder(args) => rewarder_cmds::rewarder(args),

@@ -19,6 +19,7 @@ use spend_runtime::{Backend, Backends};
 use spend_store::config_store::ConfigStore;
 use spend_store::embedded::EmbeddedConfigStore;
 use spend_store::etcd::{EtcdConfigStore, EtcdOptions};
+use spend_store::remote::{RemoteOptions, RemoteRewardStore};
 use spend_store::reward_embedded::EmbeddedRewardStore;
 use spend_store::reward_store::RewardStore;
 use spend_store::scylla::{connect_session, ScyllaOptions, ScyllaRewardStore};
@@ -85,7 +86,9 @@ impl EtcdArgs {
     }
 }
 
-/// Where outcomes are written: ScyllaDB, or with `--data-dir` the embedded store.
+/// Where outcomes are kept: ScyllaDB; or with `--data-dir` the embedded store, opened by this
+/// process alone; or with `--reward-store-url` the embedded store `spend store` serves, which
+/// several processes share.
 #[derive(clap::Args, Debug, Clone)]
 pub(crate) struct ScyllaArgs {
     /// ScyllaDB (or Cassandra) nodes, `host:port`, comma-separated.
@@ -113,13 +116,66 @@ pub(crate) struct ScyllaArgs {
     )]
     install_schema: Option<u32>,
     /// Write outcomes to the embedded store in this directory instead of ScyllaDB (one process
-    /// per directory).
+    /// per directory: to share one, serve it with `spend store` and use --reward-store-url).
     #[arg(long = "data-dir", env = "SPEND_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    /// Use the reward store `spend store` serves at this URL (`http://host:port`, plain HTTP)
+    /// instead of ScyllaDB or a local directory.
+    #[arg(
+        long = "reward-store-url",
+        env = "SPEND_REWARD_STORE_URL",
+        value_name = "URL"
+    )]
+    reward_store_url: Option<String>,
+    /// The bearer token sent to --reward-store-url, of role `service` (`spend token --role
+    /// service`). Prefer the environment variable: a flag shows in the process list.
+    #[arg(
+        long = "reward-store-token",
+        env = "SPEND_REWARD_STORE_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    reward_store_token: Option<Token>,
+}
+
+/// A bearer token: never shown by `Debug`.
+#[derive(Clone)]
+pub(crate) struct Token(String);
+
+impl std::str::FromStr for Token {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
 }
 
 impl ScyllaArgs {
     pub(crate) async fn store(&self) -> anyhow::Result<Arc<dyn RewardStore>> {
+        if let Some(url) = &self.reward_store_url {
+            anyhow::ensure!(
+                self.data_dir.is_none(),
+                "--data-dir (SPEND_DATA_DIR) and --reward-store-url (SPEND_REWARD_STORE_URL) name \
+                 two reward stores: give one"
+            );
+            let token = self.reward_store_token.as_ref().context(
+                "--reward-store-url needs --reward-store-token (SPEND_REWARD_STORE_TOKEN): a token \
+                 of role service, as `spend token --role service` prints",
+            )?;
+            let store = RemoteRewardStore::new(url, &token.0, RemoteOptions::default())
+                .context("--reward-store-url")?;
+            tracing::info!(
+                url = store.base_url(),
+                "using the reward store served there"
+            );
+            return Ok(Arc::new(store));
+        }
         if let Some(dir) = &self.data_dir {
             let store = EmbeddedRewardStore::open(dir)
                 .with_context(|| format!("open the reward store in {}", dir.display()))?;

@@ -72,7 +72,7 @@ pub(crate) fn campaignex(args: CampaignexArgs) -> anyhow::Result<()> {
 }
 
 /// Binds `listen`, runs `service` until SIGINT/SIGTERM, then lets it drain.
-fn serve<F, Fut>(listen: SocketAddr, service: F) -> anyhow::Result<()>
+pub(crate) fn serve<F, Fut>(listen: SocketAddr, service: F) -> anyhow::Result<()>
 where
     F: FnOnce(tokio::net::TcpListener, CancellationToken) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<()>>,

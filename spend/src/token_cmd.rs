@@ -19,7 +19,7 @@ pub(crate) const DEFAULT_DATA_DIR: &str = "./.spend";
 /// Prints a bearer token for the configured key.
 #[derive(clap::Args, Debug)]
 pub(crate) struct TokenArgs {
-    /// The token's role: `admin`, `bank` or `customer`.
+    /// The token's role: `admin`, `bank`, `customer` or `service` (for `spend store`'s clients).
     #[arg(long, value_parser = parse_role)]
     role: Role,
     /// A card the customer token may read (repeat for several). Only with `--role customer`.
@@ -40,7 +40,7 @@ pub(crate) struct TokenArgs {
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
-    Role::parse(s).ok_or_else(|| format!("{s:?} is not a role: admin, bank or customer"))
+    Role::parse(s).ok_or_else(|| format!("{s:?} is not a role: admin, bank, customer or service"))
 }
 
 fn parse_card(s: &str) -> Result<CardId, String> {
@@ -51,7 +51,9 @@ fn parse_card(s: &str) -> Result<CardId, String> {
 pub(crate) fn run(args: &TokenArgs, out: &mut impl Write) -> anyhow::Result<()> {
     match (args.role, args.cards.is_empty()) {
         (Role::Customer, true) => bail!("a customer token needs at least one --card"),
-        (Role::Admin | Role::Bank, false) => bail!("--card is only for --role customer"),
+        (Role::Admin | Role::Bank | Role::Service, false) => {
+            bail!("--card is only for --role customer")
+        }
         _ => {}
     }
     if args.ttl_secs == 0 {
@@ -152,6 +154,24 @@ mod tests {
     }
 
     #[test]
+    fn service_tokens_for_spend_store() {
+        let dir = TempDir::new("service");
+        let secret = "a-configured-secret-of-32-bytes-or-more";
+        let t = token(&[
+            "--role",
+            "service",
+            "--jwt-secret",
+            secret,
+            "--data-dir",
+            dir.path(),
+        ])
+        .unwrap();
+        let auth = JwtAuthenticator::hs256(&JwtSecret::new(secret.as_bytes()).unwrap());
+        let p = auth.verify(&t).unwrap();
+        assert_eq!((p.role, p.cards), (Role::Service, vec![]));
+    }
+
+    #[test]
     fn refusals() {
         let dir = TempDir::new("refusals");
         let d = dir.path();
@@ -160,6 +180,8 @@ mod tests {
         assert!(err(&["--role", "root", "--data-dir", d]).contains("is not a role"));
         assert!(err(&["--role", "customer", "--data-dir", d]).contains("at least one --card"));
         assert!(err(&["--role", "admin", "--card", card, "--data-dir", d])
+            .contains("only for --role customer"));
+        assert!(err(&["--role", "service", "--card", card, "--data-dir", d])
             .contains("only for --role customer"));
         assert!(err(&["--role", "customer", "--card", "x", "--data-dir", d])
             .contains("is not a card id"));

@@ -1,6 +1,8 @@
 //! The reward store scenario suite: one set of scenarios, run on every backend.
 //!
 //! - embedded (fjall, in a temporary directory): always;
+//! - remote: an embedded store served by `remote::router` on a loopback port, reached through
+//!   `RemoteRewardStore` over real HTTP: always;
 //! - ScyllaDB: when `SPEND_TEST_SCYLLA` names a node (`host:port`, several comma-separated), each
 //!   test in a fresh keyspace created from `schemas/rewards.cql` and dropped afterwards. No CQL
 //!   server can be installed on the development and CI machines, so there these tests report
@@ -22,6 +24,7 @@ use spend_domain::rules::RuleSet;
 use spend_domain::{
     Amount, CardId, CurrencyCode, MaskedPan, Mcc, ProgramId, RecordId, Transaction, TxKind, Unit,
 };
+use spend_store::remote::{RemoteOptions, RemoteRewardStore};
 use spend_store::reward_embedded::EmbeddedRewardStore;
 use spend_store::reward_store::{
     Applied, Cursor, CursorError, DateRange, RewardStore, RewardStoreError, StoredOutcome,
@@ -39,6 +42,45 @@ fn embedded() -> anyhow::Result<(tempfile::TempDir, Store)> {
     let dir = tempfile::tempdir()?;
     let store = EmbeddedRewardStore::open(dir.path()).context("open embedded reward store")?;
     Ok((dir, Arc::new(store)))
+}
+
+/// An embedded store served over HTTP on a loopback port, until [`Served::stop`].
+struct Served {
+    _dir: tempfile::TempDir,
+    client: Store,
+    shutdown: tokio_util::sync::CancellationToken,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Served {
+    /// Stops the server and waits for it, so the embedded store is closed before its directory
+    /// is removed.
+    async fn stop(self) {
+        self.shutdown.cancel();
+        let _ = self.server.await;
+    }
+}
+
+async fn remote() -> anyhow::Result<Served> {
+    let (dir, store) = embedded()?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let server = tokio::spawn({
+        let stop = shutdown.clone().cancelled_owned();
+        async move {
+            axum::serve(listener, spend_store::remote::router(store))
+                .with_graceful_shutdown(stop)
+                .await
+        }
+    });
+    let client = RemoteRewardStore::new(&url, "test-token", RemoteOptions::default())?;
+    Ok(Served {
+        _dir: dir,
+        client: Arc::new(client),
+        shutdown,
+        server,
+    })
 }
 
 static SKIP_NOTICE: Once = Once::new();
@@ -80,7 +122,7 @@ async fn drop_keyspace(store: &ScyllaRewardStore) {
     let _ = store.session().query_unpaged(statement, ()).await;
 }
 
-/// Each scenario as an embedded test and a ScyllaDB test.
+/// Each scenario as an embedded test, a remote test and a ScyllaDB test.
 macro_rules! scenarios {
     ($($name:ident),* $(,)?) => {
         mod embedded {
@@ -89,6 +131,17 @@ macro_rules! scenarios {
                 async fn $name() -> anyhow::Result<()> {
                     let (_dir, store) = super::embedded()?;
                     super::$name(store).await
+                }
+            )*
+        }
+        mod remote {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() -> anyhow::Result<()> {
+                    let served = super::remote().await?;
+                    let result = super::$name(served.client.clone()).await;
+                    served.stop().await;
+                    result
                 }
             )*
         }

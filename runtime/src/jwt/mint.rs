@@ -81,7 +81,7 @@ impl JwtMinter {
         let now = now_secs();
         let cards = match spec.role {
             Role::Customer => spec.cards.iter().map(|c| c.to_string()).collect(),
-            Role::Admin | Role::Bank => Vec::new(),
+            Role::Admin | Role::Bank | Role::Service => Vec::new(),
         };
         self.mint_claims(&MintedClaims {
             sub: spec.subject.as_deref(),

@@ -39,6 +39,18 @@ impl PrefetchedLedger {
     pub fn into_batch(self) -> BatchLedger {
         BatchLedger::new(self)
     }
+
+    /// Every id with a stored outcome, and what it was (the originals included, as rewarded), in
+    /// no particular order.
+    pub fn priors(&self) -> impl ExactSizeIterator<Item = (RecordId, Prior)> + '_ {
+        self.priors.iter().map(|(id, prior)| (*id, *prior))
+    }
+
+    /// Every rewarded purchase recorded with [`PrefetchedLedger::insert_original`], in no
+    /// particular order.
+    pub fn originals(&self) -> impl ExactSizeIterator<Item = (RecordId, OriginalPurchase)> + '_ {
+        self.originals.iter().map(|(id, original)| (*id, *original))
+    }
 }
 
 impl Ledger for PrefetchedLedger {
