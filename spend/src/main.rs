@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod bench_informer;
+mod bench_pipeline;
 mod dev;
 mod eval;
 mod gen;
@@ -71,6 +72,9 @@ enum Command {
     /// Rewarder throughput: generated records already on a topic, consumed, evaluated and written
     /// to the embedded store, against a bare consumer of the same settings.
     BenchRewarder(rewarder_cmds::BenchRewarderArgs),
+    /// End-to-end throughput: a `spend gen` file uploaded to `spend dev` (a child process) until
+    /// every outcome is queryable; reports rows/s and peak memory.
+    BenchPipeline(bench_pipeline::BenchPipelineArgs),
 }
 
 fn main() -> ExitCode {
@@ -99,6 +103,7 @@ fn main() -> ExitCode {
         Command::Rewarder(args) => rewarder_cmds::rewarder(args),
         Command::ReplayDlq(args) => rewarder_cmds::replay_dlq(args),
         Command::BenchRewarder(args) => rewarder_cmds::bench_rewarder(args),
+        Command::BenchPipeline(args) => bench_pipeline::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,492 @@
+//! `spend bench-pipeline`: the whole product end to end, as a user runs it.
+//!
+//! Writes a `spend gen` file, starts `spend dev` as a child process on a fresh data directory,
+//! uploads the file over HTTP (`POST /v1/batches`, streamed, with the bank token) and measures the
+//! time until every outcome is queryable. "Queryable" is checked, not assumed: the rewarder's
+//! `spend_rewarder_records_total` (records written to the store) must reach the number of rows
+//! the upload accepted, and then `GET /v1/transactions/{id}` must answer 200 for the last row of
+//! every card. A card's records are one partition's, in file order, and the rewarder writes a
+//! partition's batches in order, so the last row of a card being stored means every earlier row
+//! of that card is too; `--verify-all` also asks for every id, untimed.
+//!
+//! Reports rows/s end to end, the upload's own rate, and the peak resident memory (`VmHWM`) and
+//! CPU time of the `spend dev` process, with the load average around the run: on a shared
+//! machine the figures mean little without it.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufReader, BufWriter};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, ensure, Context};
+use futures::StreamExt;
+use serde_json::Value;
+use spend_domain::csv::CsvReader;
+
+use crate::gen::{self, GenArgs};
+
+/// Benchmarks the pipeline: rows uploaded to `spend dev` until every outcome is queryable.
+#[derive(clap::Args, Debug)]
+pub(crate) struct BenchPipelineArgs {
+    /// Rows in the generated file.
+    #[arg(long, default_value_t = 1_000_000)]
+    rows: u64,
+    /// Distinct cards in the generated file.
+    #[arg(long, default_value_t = 3000)]
+    cards: u32,
+    /// Seed of the generated file.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Partitions of `spend dev`'s in-process topic.
+    #[arg(long, default_value_t = 4)]
+    partitions: i32,
+    /// A directory for the file, the store and the log; it must be empty or absent (default: a
+    /// new one under the system's temporary directory, removed afterwards).
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Keep the data directory afterwards.
+    #[arg(long)]
+    keep: bool,
+    /// After the timed run, also look up every accepted id (untimed).
+    #[arg(long)]
+    verify_all: bool,
+    /// Give up when the outcomes are not all queryable after this many seconds.
+    #[arg(long = "timeout-secs", default_value_t = 900)]
+    timeout_secs: u64,
+}
+
+pub(crate) fn run(args: BenchPipelineArgs) -> anyhow::Result<()> {
+    let (dir, remove_after) = match &args.data_dir {
+        Some(dir) => (dir.clone(), false),
+        None => (
+            std::env::temp_dir().join(format!("spend-bench-pipeline-{}", std::process::id())),
+            !args.keep,
+        ),
+    };
+    if dir.exists()
+        && dir
+            .read_dir()
+            .with_context(|| format!("read {}", dir.display()))?
+            .next()
+            .is_some()
+    {
+        bail!(
+            "{} is not empty: the benchmark needs a fresh store",
+            dir.display()
+        );
+    }
+    std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
+    let result = bench(&args, &dir);
+    if remove_after {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    result
+}
+
+fn bench(args: &BenchPipelineArgs, dir: &Path) -> anyhow::Result<()> {
+    let csv = dir.join("transactions.csv");
+    eprintln!(
+        "generating {} rows over {} cards (seed {})",
+        args.rows, args.cards, args.seed
+    );
+    let mut out = BufWriter::new(File::create(&csv).context("create the CSV file")?);
+    gen::run(
+        &GenArgs {
+            rows: args.rows,
+            cards: args.cards,
+            seed: args.seed,
+        },
+        &mut out,
+    )
+    .context("generate the CSV file")?;
+    drop(out);
+    let file_bytes = std::fs::metadata(&csv).map(|m| m.len()).unwrap_or(0);
+    let last_of_card = last_id_of_each_card(&csv)?;
+
+    let port = free_port()?;
+    let url = format!("http://127.0.0.1:{port}");
+    let store_dir = dir.join("store");
+    let log = File::create(dir.join("spend-dev.log")).context("create the log file")?;
+    eprintln!(
+        "starting spend dev on {url} (log: {})",
+        dir.join("spend-dev.log").display()
+    );
+    let child = Command::new(std::env::current_exe().context("find the spend executable")?)
+        .arg("dev")
+        .arg("--data-dir")
+        .arg(&store_dir)
+        .args(["--port", &port.to_string()])
+        .args(["--partitions", &args.partitions.to_string()])
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().context("share the log file")?)
+        .stderr(log)
+        .spawn()
+        .context("start spend dev")?;
+    let mut dev = DevProcess(child);
+
+    let runtime = tokio::runtime::Runtime::new().context("start the async runtime")?;
+    let measured = runtime.block_on(measure(
+        args,
+        &url,
+        &store_dir,
+        &csv,
+        &last_of_card,
+        &mut dev,
+    ));
+    let stopped = dev.stop();
+    let m = measured?;
+    stopped?;
+
+    let secs = |d: Duration| d.as_secs_f64();
+    let total = secs(m.queryable);
+    println!("pipeline benchmark: {} rows through spend dev", m.accepted);
+    println!(
+        "  file              {} rows, {:.1} MB, {} cards, seed {}, {} partitions",
+        args.rows,
+        file_bytes as f64 / 1e6,
+        last_of_card.len(),
+        args.seed,
+        args.partitions
+    );
+    println!(
+        "  upload            {:.2} s  ({:.0} rows/s; every accepted row durably on the broker)",
+        secs(m.uploaded),
+        m.accepted as f64 / secs(m.uploaded)
+    );
+    println!(
+        "  all written       {:.2} s  (spend_rewarder_records_total reached {})",
+        secs(m.written),
+        m.accepted
+    );
+    println!(
+        "  all queryable     {:.2} s  (last id of each of {} cards answered 200)",
+        total,
+        last_of_card.len()
+    );
+    println!(
+        "  end to end        {:.0} rows/s",
+        m.accepted as f64 / total
+    );
+    println!(
+        "  spend dev         peak RSS {:.0} MB, CPU {:.1} s",
+        m.peak_rss_kb as f64 / 1024.0,
+        m.cpu_secs
+    );
+    println!(
+        "  load average      {} before, {} after",
+        m.load_before, m.load_after
+    );
+    if let Some(n) = m.verified {
+        println!("  verified          every one of {n} ids answered 200 (untimed)");
+    }
+    Ok(())
+}
+
+struct Measured {
+    accepted: u64,
+    uploaded: Duration,
+    written: Duration,
+    queryable: Duration,
+    peak_rss_kb: u64,
+    cpu_secs: f64,
+    load_before: String,
+    load_after: String,
+    verified: Option<usize>,
+}
+
+async fn measure(
+    args: &BenchPipelineArgs,
+    url: &str,
+    store_dir: &Path,
+    csv: &Path,
+    last_of_card: &[String],
+    dev: &mut DevProcess,
+) -> anyhow::Result<Measured> {
+    let client = reqwest::Client::new();
+    wait_ready(&client, url, dev).await?;
+    let bank = read_token(&store_dir.join("bank-token"))?;
+    let admin = read_token(&store_dir.join("admin-token"))?;
+    let load_before = load_average();
+
+    let start = Instant::now();
+    let body = tokio::fs::File::open(csv)
+        .await
+        .context("open the CSV file")?;
+    let response = client
+        .post(format!("{url}/v1/batches"))
+        .bearer_auth(&bank)
+        .header("content-type", "text/csv")
+        .body(reqwest::Body::wrap_stream(
+            tokio_util::io::ReaderStream::with_capacity(body, 1 << 16),
+        ))
+        .send()
+        .await
+        .context("upload the file")?;
+    let status = response.status();
+    let summary: Value = response.json().await.context("read the upload's answer")?;
+    ensure!(
+        status.is_success(),
+        "the upload answered {status}: {summary}"
+    );
+    let uploaded = start.elapsed();
+    let accepted = summary["accepted"]
+        .as_u64()
+        .context("upload answer without accepted")?;
+    let rejected = summary["rejected"].as_u64().unwrap_or(0);
+    ensure!(
+        rejected == 0,
+        "the upload rejected {rejected} rows of a generated file: {summary}"
+    );
+
+    let deadline = start + Duration::from_secs(args.timeout_secs);
+    loop {
+        let written = records_written(&client, url).await?;
+        if written >= accepted {
+            break;
+        }
+        dev.check_alive()?;
+        ensure!(
+            Instant::now() < deadline,
+            "after {} s only {written} of {accepted} records are written",
+            args.timeout_secs
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let written = start.elapsed();
+    loop {
+        let missing = lookup_all(&client, url, &admin, last_of_card).await?;
+        if missing == 0 {
+            break;
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "after {} s {missing} cards' last outcomes are still not queryable",
+            args.timeout_secs
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let queryable = start.elapsed();
+    let load_after = load_average();
+    let (peak_rss_kb, cpu_secs) = dev.usage()?;
+
+    let verified = if args.verify_all {
+        eprintln!("looking up every id");
+        let ids = all_ids(csv)?;
+        let missing = lookup_all(&client, url, &admin, &ids).await?;
+        ensure!(missing == 0, "{missing} ids are not queryable");
+        Some(ids.len())
+    } else {
+        None
+    };
+    Ok(Measured {
+        accepted,
+        uploaded,
+        written,
+        queryable,
+        peak_rss_kb,
+        cpu_secs,
+        load_before,
+        load_after,
+        verified,
+    })
+}
+
+/// The last id of every card, in file order (one per card).
+fn last_id_of_each_card(csv: &Path) -> anyhow::Result<Vec<String>> {
+    let mut last: HashMap<String, String> = HashMap::new();
+    for_each_row(csv, |card, id| {
+        last.insert(card, id);
+    })?;
+    Ok(last.into_values().collect())
+}
+
+fn all_ids(csv: &Path) -> anyhow::Result<Vec<String>> {
+    let mut ids = Vec::new();
+    for_each_row(csv, |_, id| ids.push(id))?;
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(ids)
+}
+
+fn for_each_row(csv: &Path, mut f: impl FnMut(String, String)) -> anyhow::Result<()> {
+    let file = File::open(csv).context("open the CSV file")?;
+    for row in CsvReader::new(BufReader::new(file)) {
+        let row = row.map_err(|e| anyhow::anyhow!("the generated file: {e}"))?;
+        let raw = row
+            .raw
+            .map_err(|_| anyhow::anyhow!("the generated file: line {} is malformed", row.line))?;
+        f(raw.card_id, raw.id);
+    }
+    Ok(())
+}
+
+/// Looks every id up (32 at a time); answers how many were not found.
+async fn lookup_all(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    ids: &[String],
+) -> anyhow::Result<usize> {
+    let results: Vec<anyhow::Result<bool>> = futures::stream::iter(ids)
+        .map(|id| async move {
+            let response = client
+                .get(format!("{url}/v1/transactions/{id}"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .context("look an id up")?;
+            match response.status().as_u16() {
+                200 => Ok(true),
+                404 => Ok(false),
+                s => bail!("GET /v1/transactions/{id} answered {s}"),
+            }
+        })
+        .buffer_unordered(32)
+        .collect()
+        .await;
+    let mut missing = 0;
+    for r in results {
+        if !r? {
+            missing += 1;
+        }
+    }
+    Ok(missing)
+}
+
+/// The sum of `spend_rewarder_records_total` over its outcomes.
+async fn records_written(client: &reqwest::Client, url: &str) -> anyhow::Result<u64> {
+    let text = client
+        .get(format!("{url}/metrics"))
+        .send()
+        .await
+        .context("read /metrics")?
+        .text()
+        .await
+        .context("read /metrics")?;
+    Ok(text
+        .lines()
+        .filter(|l| l.starts_with("spend_rewarder_records_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum())
+}
+
+async fn wait_ready(
+    client: &reqwest::Client,
+    url: &str,
+    dev: &mut DevProcess,
+) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        if let Ok(r) = client.get(format!("{url}/readyz")).send().await {
+            if r.status().is_success() {
+                return Ok(());
+            }
+        }
+        dev.check_alive()?;
+        ensure!(
+            Instant::now() < deadline,
+            "spend dev was not ready after 120 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn read_token(path: &Path) -> anyhow::Result<String> {
+    Ok(std::fs::read_to_string(path)
+        .with_context(|| format!("read {}", path.display()))?
+        .trim()
+        .to_owned())
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    let listener = TcpListener::bind("127.0.0.1:0").context("find a free port")?;
+    Ok(listener.local_addr()?.port())
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "?".into())
+}
+
+/// The `spend dev` child; killed if the benchmark stops early.
+struct DevProcess(Child);
+
+impl DevProcess {
+    fn check_alive(&mut self) -> anyhow::Result<()> {
+        match self.0.try_wait() {
+            Ok(Some(status)) => bail!("spend dev exited early ({status}); see its log"),
+            _ => Ok(()),
+        }
+    }
+
+    /// Peak resident memory (kB) and CPU seconds so far, from `/proc`.
+    fn usage(&self) -> anyhow::Result<(u64, f64)> {
+        let pid = self.0.id();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .context("read the peak memory of spend dev")?;
+        let peak = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+            .context("VmHWM missing from /proc/<pid>/status")?;
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .context("read the CPU time of spend dev")?;
+        // Fields after the command name (which may hold spaces), from field 3 on.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest.split_whitespace().collect())
+            .unwrap_or_default();
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        // utime and stime are fields 14 and 15, i.e. 11 and 12 after the name.
+        let cpu_ticks = ticks(11) + ticks(12);
+        Ok((peak, cpu_ticks as f64 / clock_ticks_per_second() as f64))
+    }
+
+    /// SIGINT (as Ctrl-C), then wait for the drain to finish.
+    fn stop(&mut self) -> anyhow::Result<()> {
+        if self.0.try_wait().ok().flatten().is_some() {
+            return Ok(());
+        }
+        let _ = Command::new("kill")
+            .args(["-INT", &self.0.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while Instant::now() < deadline {
+            if let Some(status) = self.0.try_wait().context("wait for spend dev")? {
+                ensure!(status.success(), "spend dev exited with {status}");
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        bail!("spend dev did not stop within 120 s of SIGINT")
+    }
+}
+
+impl Drop for DevProcess {
+    fn drop(&mut self) {
+        if self.0.try_wait().ok().flatten().is_none() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+fn clock_ticks_per_second() -> u64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok()?.trim().parse().ok())
+        .filter(|&t| t > 0)
+        .unwrap_or(100)
+}
