@@ -1,0 +1,397 @@
+//! The product in distributed mode, as an operator runs it: `spend campaignex`, `spend ingestor`,
+//! two `spend rewarder`s and `spend informer`, each its own process, against the real etcd and
+//! Kafka-protocol broker that `.ci/run` starts. No ScyllaDB can run on these machines, so the
+//! rewards live in the embedded store, which one process owns: `spend store` serves it, and the
+//! rewarders and the informer use it with `--reward-store-url` and a `service` token.
+//!
+//! The same checks as `spend dev`'s end-to-end test: the reference configuration is loaded with
+//! `PUT /v1/config` and the example campaigns through the campaign API, both example files are
+//! uploaded to the ingestor, and every id's outcome, read through the informer, equals
+//! `expected.csv`. Then every process is stopped with SIGTERM (each must exit cleanly) and started
+//! again on the same store, etcd prefix and topics, and the outcomes are checked again. Logs,
+//! answers and the store's files are scanned for full PANs.
+
+mod e2e_support;
+mod rewarder_support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use e2e_support::{
+    assert_no_pan, assert_no_pan_in_dir, check_histories, check_outcomes, load_example_campaigns,
+    upload_examples, wait_ready, EXAMPLES,
+};
+use rewarder_support::{fresh, server_env};
+use serde_json::Value;
+
+const SECRET: &str = "distributed-e2e-test-secret-of-at-least-32-bytes";
+
+/// Variables a developer's shell might have set that would change what a service does.
+const INHERITED: [&str; 12] = [
+    "SPEND_DATA_DIR",
+    "SPEND_LISTEN",
+    "SPEND_STORE_LISTEN",
+    "SPEND_REWARDER_LISTEN",
+    "SPEND_JWT_SECRET",
+    "SPEND_JWT_PUBLIC_KEY",
+    "SPEND_JWT_PRIVATE_KEY",
+    "SPEND_REWARD_STORE_URL",
+    "SPEND_REWARD_STORE_TOKEN",
+    "SPEND_CONFIG_DIR",
+    "SPEND_S3_ENDPOINT",
+    "SPEND_TOPIC",
+];
+
+fn spend() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_spend"));
+    for var in INHERITED {
+        c.env_remove(var);
+    }
+    c.env(
+        "RUST_LOG",
+        "debug,h2=info,hyper=info,fjall=info,lsm_tree=info,rdkafka=info",
+    )
+    .env("SPEND_JWT_SECRET", SECRET)
+    .stdin(Stdio::null());
+    c
+}
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+fn mint(role: &str) -> String {
+    let out = spend()
+        .args(["token", "--role", role, "--ttl-secs", "3600"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// One service process; killed on drop, its stderr appended to its log.
+struct Service {
+    name: &'static str,
+    child: Child,
+    url: String,
+}
+
+impl Service {
+    fn start(name: &'static str, mut command: Command, port: u16, logs: &Path) -> Service {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(logs.join(format!("{name}.log")))
+            .unwrap();
+        let child = command
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {name}: {e}"));
+        Service {
+            name,
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    async fn ready(mut self, client: &reqwest::Client) -> Service {
+        let url = self.url.clone();
+        let wait = wait_ready(client, &url);
+        tokio::pin!(wait);
+        loop {
+            tokio::select! {
+                () = &mut wait => break,
+                () = tokio::time::sleep(Duration::from_millis(250)) => {
+                    if let Some(status) = self.child.try_wait().unwrap() {
+                        panic!("{} exited with {status} before it was ready", self.name);
+                    }
+                }
+            }
+        }
+        self
+    }
+
+    /// SIGTERM, as an orchestrator sends, then wait for a clean exit.
+    fn terminate(mut self) {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success());
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                assert!(status.success(), "{} exited with {status}", self.name);
+                return;
+            }
+            assert!(Instant::now() < deadline, "{} did not stop", self.name);
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Where everything of one test run lives: fresh names on the shared servers, a store directory.
+struct Deployment {
+    etcd: String,
+    brokers: String,
+    prefix: String,
+    topic: String,
+    dlq_topic: String,
+    group: String,
+    store_dir: PathBuf,
+    logs: PathBuf,
+    service_token: String,
+}
+
+/// The running services.
+struct Running {
+    store: Service,
+    campaignex: Service,
+    ingestor: Service,
+    rewarders: Vec<Service>,
+    informer: Service,
+}
+
+impl Deployment {
+    fn etcd_args(&self, c: &mut Command) {
+        c.args([
+            "--etcd-endpoints",
+            &self.etcd,
+            "--etcd-prefix",
+            &self.prefix,
+        ]);
+    }
+
+    fn remote_store_args(&self, c: &mut Command, store: &Service) {
+        c.args(["--reward-store-url", &store.url])
+            .env("SPEND_REWARD_STORE_TOKEN", &self.service_token);
+    }
+
+    async fn start(&self, client: &reqwest::Client) -> Running {
+        let port = free_port();
+        let mut c = spend();
+        c.args([
+            "store",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
+        .arg(&self.store_dir);
+        let store = Service::start("store", c, port, &self.logs)
+            .ready(client)
+            .await;
+
+        let port = free_port();
+        let mut c = spend();
+        c.args(["campaignex", "--listen", &format!("127.0.0.1:{port}")]);
+        self.etcd_args(&mut c);
+        let campaignex = Service::start("campaignex", c, port, &self.logs)
+            .ready(client)
+            .await;
+
+        let port = free_port();
+        let mut c = spend();
+        c.args(["ingestor", "--listen", &format!("127.0.0.1:{port}")])
+            .args(["--kafka-brokers", &self.brokers, "--topic", &self.topic])
+            .args(["--partitions", "4"]);
+        let ingestor = Service::start("ingestor", c, port, &self.logs)
+            .ready(client)
+            .await;
+
+        let mut rewarders = Vec::new();
+        for name in ["rewarder-1", "rewarder-2"] {
+            let port = free_port();
+            let mut c = spend();
+            c.args(["rewarder", "--listen", &format!("127.0.0.1:{port}")])
+                .args(["--kafka-brokers", &self.brokers])
+                .args(["--topic", &self.topic, "--dlq-topic", &self.dlq_topic])
+                .args(["--group", &self.group, "--partitions", "4"]);
+            self.etcd_args(&mut c);
+            self.remote_store_args(&mut c, &store);
+            rewarders.push(Service::start(name, c, port, &self.logs));
+        }
+
+        let port = free_port();
+        let mut c = spend();
+        c.args(["informer", "--listen", &format!("127.0.0.1:{port}")]);
+        self.remote_store_args(&mut c, &store);
+        let informer = Service::start("informer", c, port, &self.logs)
+            .ready(client)
+            .await;
+
+        let mut ready = Vec::new();
+        for r in rewarders {
+            ready.push(r.ready(client).await);
+        }
+        Running {
+            store,
+            campaignex,
+            ingestor,
+            rewarders: ready,
+            informer,
+        }
+    }
+}
+
+impl Running {
+    /// SIGTERM to each, clients before the store they use; each must exit cleanly.
+    fn stop(self) {
+        self.ingestor.terminate();
+        for r in self.rewarders {
+            r.terminate();
+        }
+        self.informer.terminate();
+        self.campaignex.terminate();
+        self.store.terminate();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn distributed_services_reward_the_examples_and_keep_them_across_a_restart() {
+    let Some(etcd) = server_env("SPEND_TEST_ETCD") else {
+        return;
+    };
+    let Some(brokers) = server_env("SPEND_TEST_KAFKA") else {
+        return;
+    };
+    let root = tempfile::tempdir().unwrap();
+    let logs = root.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let deployment = Deployment {
+        etcd,
+        brokers,
+        prefix: format!("/{}/config", fresh("spend-e2e")),
+        topic: fresh("transactions-e2e"),
+        dlq_topic: fresh("dead-letters-e2e"),
+        group: fresh("rewarder-e2e"),
+        store_dir: root.path().join("store"),
+        logs: logs.clone(),
+        service_token: mint("service"),
+    };
+    let admin = mint("admin");
+    let bank = mint("bank");
+    let client = reqwest::Client::new();
+
+    let running = deployment.start(&client).await;
+
+    // An operator's first step: the whole reference configuration, in one PUT.
+    let reference: Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{EXAMPLES}/reference-config.json")).unwrap(),
+    )
+    .unwrap();
+    let r = client
+        .put(format!("{}/v1/config", running.campaignex.url))
+        .bearer_auth(&admin)
+        .json(&reference)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::OK);
+    load_example_campaigns(&client, &running.campaignex.url, &admin).await;
+    // Both rewarders follow etcd live: give them the new campaigns before the records arrive.
+    let revision = client
+        .get(format!("{}/v1/config", running.campaignex.url))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap()["revision"]
+        .as_i64()
+        .unwrap();
+    for rewarder in &running.rewarders {
+        wait_for_revision(&client, &rewarder.url, revision).await;
+    }
+
+    upload_examples(&client, &running.ingestor.url, &bank).await;
+    check_outcomes(&client, &running.informer.url, &admin).await;
+    check_histories(&client, &running.informer.url, &admin).await;
+
+    // A customer reads their own card through the informer, and no other.
+    let customer = {
+        let out = spend()
+            .args(["token", "--role", "customer", "--card"])
+            .arg("00000000-0000-4000-8000-0000000000a1")
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    let card = |c: &str| {
+        format!(
+            "{}/v1/cards/00000000-0000-4000-8000-0000000000{c}/summary",
+            running.informer.url
+        )
+    };
+    let r = client
+        .get(card("a1"))
+        .bearer_auth(&customer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::OK);
+    let r = client
+        .get(card("a2"))
+        .bearer_auth(&customer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::FORBIDDEN);
+
+    // Every process stops cleanly on SIGTERM; everything starts again on the same data.
+    running.stop();
+    let running = deployment.start(&client).await;
+    check_outcomes(&client, &running.informer.url, &admin).await;
+    running.stop();
+
+    assert_no_pan_in_dir(&deployment.store_dir);
+    for entry in std::fs::read_dir(&logs).unwrap() {
+        let path = entry.unwrap().path();
+        let log = std::fs::read(&path).unwrap();
+        assert!(!log.is_empty(), "{} is empty", path.display());
+        assert_no_pan(&path.display().to_string(), &log);
+    }
+}
+
+/// Waits until the rewarder at `url` is rewarding with configuration `revision` or later
+/// (`spend_rewarder_rule_set_revision` on its `/metrics`).
+async fn wait_for_revision(client: &reqwest::Client, url: &str, revision: i64) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = client
+            .get(format!("{url}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let current = text
+            .lines()
+            .find_map(|l| l.strip_prefix("spend_rewarder_rule_set_revision "))
+            .and_then(|v| v.trim().parse::<i64>().ok());
+        if current.is_some_and(|c| c >= revision) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{url} still rewards with revision {current:?}, not {revision}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
