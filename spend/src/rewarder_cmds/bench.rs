@@ -15,7 +15,9 @@ use spend_rewarder::{RewarderConfig, RewarderDeps, Stats};
 use spend_runtime::kafka::{admin_client, ensure_topic, KafkaArgs};
 use spend_store::config_store::ConfigStore;
 use spend_store::embedded::EmbeddedConfigStore;
+use spend_store::remote::{RemoteOptions, RemoteRewardStore};
 use spend_store::reward_embedded::EmbeddedRewardStore;
+use spend_store::reward_store::RewardStore;
 use tokio_util::sync::CancellationToken;
 
 use crate::gen::{self, GenArgs};
@@ -52,6 +54,18 @@ pub(crate) struct BenchRewarderArgs {
     /// Skip the raw-consume baseline.
     #[arg(long)]
     no_baseline: bool,
+    /// Write to the reward store `spend store` serves at this URL instead of a fresh embedded
+    /// store in this process (serve a fresh directory: ids already stored count as re-sends).
+    #[arg(long = "reward-store-url", value_name = "URL")]
+    reward_store_url: Option<String>,
+    /// The `service` token for --reward-store-url.
+    #[arg(
+        long = "reward-store-token",
+        env = "SPEND_REWARD_STORE_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    reward_store_token: Option<super::Token>,
     #[command(flatten)]
     kafka: KafkaArgs,
 }
@@ -163,8 +177,20 @@ async fn bench(
         .replace_all(config_objects(config))
         .await
         .context("load the configuration")?;
-    let reward_store =
-        Arc::new(EmbeddedRewardStore::open(&dir.join("rewards")).context("open the reward store")?);
+    let reward_store: Arc<dyn RewardStore> = match &args.reward_store_url {
+        Some(url) => {
+            let token = args.reward_store_token.as_ref().context(
+                "--reward-store-url needs --reward-store-token (SPEND_REWARD_STORE_TOKEN)",
+            )?;
+            Arc::new(
+                RemoteRewardStore::new(url, token.as_str(), RemoteOptions::default())
+                    .context("--reward-store-url")?,
+            )
+        }
+        None => Arc::new(
+            EmbeddedRewardStore::open(&dir.join("rewards")).context("open the reward store")?,
+        ),
+    };
     let stats = Stats::default();
     settings.group_id = format!("bench-rewarder-{suffix}");
     let deps = RewarderDeps {
