@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use e2e_support::{
     assert_no_pan, assert_no_pan_in_dir, check_histories, check_outcomes, load_example_campaigns,
-    upload_examples, wait_ready,
+    metric_sum, upload_examples, wait_ready,
 };
 use serde_json::Value;
 
@@ -130,28 +130,12 @@ async fn dev_rewards_the_examples_and_keeps_them_across_a_restart() {
     assert_no_pan("the dev log", &log);
 }
 
-/// The sum of `spend_rewarder_records_total` (records the rewarder has written) on `/metrics`.
-async fn records_written(client: &reqwest::Client, url: &str) -> u64 {
-    let text = client
-        .get(format!("{url}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .filter(|l| l.starts_with("spend_rewarder_records_total{"))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
-        .sum()
-}
-
 /// librdkafka's mock cluster keeps only the last 5 MiB of each partition, consumed or not. An
 /// upload many times that size, on one partition, is still rewarded whole: `spend dev` publishes
 /// at the rewarder's pace. (Before that gate, a 1,000,000-row upload had 183,000 rewarded.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dev_rewards_every_row_of_an_upload_larger_than_its_broker_keeps() {
-    const ROWS: u64 = 150_000;
+    const ROWS: i64 = 150_000;
     let root = tempfile::tempdir().unwrap();
     let data = root.path().join("data");
     let log = root.path().join("dev.log");
@@ -201,7 +185,9 @@ async fn dev_rewards_every_row_of_an_upload_larger_than_its_broker_keeps() {
 
     let deadline = Instant::now() + Duration::from_secs(300);
     loop {
-        let written = records_written(&client, &dev.url).await;
+        let written = metric_sum(&client, &dev.url, "spend_rewarder_records_total")
+            .await
+            .unwrap_or(0);
         if written >= ROWS {
             break;
         }

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use e2e_support::{
     assert_no_pan, assert_no_pan_in_dir, check_histories, check_outcomes, load_example_campaigns,
-    upload_examples, wait_ready, EXAMPLES,
+    metric_sum, upload_examples, wait_ready, EXAMPLES,
 };
 use rewarder_support::{fresh, server_env};
 use serde_json::Value;
@@ -373,18 +373,7 @@ async fn distributed_services_reward_the_examples_and_keep_them_across_a_restart
 async fn wait_for_revision(client: &reqwest::Client, url: &str, revision: i64) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let text = client
-            .get(format!("{url}/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let current = text
-            .lines()
-            .find_map(|l| l.strip_prefix("spend_rewarder_rule_set_revision "))
-            .and_then(|v| v.trim().parse::<i64>().ok());
+        let current = metric_sum(client, url, "spend_rewarder_rule_set_revision").await;
         if current.is_some_and(|c| c >= revision) {
             return;
         }

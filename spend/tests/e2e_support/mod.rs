@@ -158,6 +158,28 @@ pub async fn check_histories(client: &reqwest::Client, url: &str, admin: &str) {
     }
 }
 
+/// The sum of every series of the metric `name` (any labels) on `{url}/metrics`, or `None` when
+/// the service does not export it (yet).
+pub async fn metric_sum(client: &reqwest::Client, url: &str, name: &str) -> Option<i64> {
+    let text = client
+        .get(format!("{url}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let values: Vec<i64> = text
+        .lines()
+        .filter(|l| {
+            l.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with(' ') || rest.starts_with('{'))
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<i64>().ok())
+        .collect();
+    (!values.is_empty()).then(|| values.iter().sum())
+}
+
 /// Every full PAN of the input files, in each way they are written there.
 const PANS: [&str; 3] = [
     "4111117777777772",
