@@ -6,12 +6,13 @@ use serde_json::Value;
 
 use crate::config_store::{Precondition, Resource, Result, StoreError};
 
-/// The object a precondition is about.
-pub(crate) fn precondition_target(p: &Precondition) -> (Resource, &str) {
+/// The one object a precondition is about, or `None` for one about a whole resource.
+pub(crate) fn precondition_target(p: &Precondition) -> Option<(Resource, &str)> {
     match p {
         Precondition::Exists(r, id)
         | Precondition::Absent(r, id)
-        | Precondition::ModRevision(r, id, _) => (*r, id),
+        | Precondition::ModRevision(r, id, _) => Some((*r, id)),
+        Precondition::NoneWrittenSince(..) => None,
     }
 }
 

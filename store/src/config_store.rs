@@ -72,6 +72,10 @@ pub enum Precondition {
     Absent(Resource, String),
     /// The object exists and was last modified at exactly this revision (`If-Match`).
     ModRevision(Resource, String, i64),
+    /// No object of the resource was created or replaced after this revision (deletions do not
+    /// count): every object of it that exists now was already there, unchanged, at the read
+    /// made at that revision. (Deleting a program: no campaign naming it appeared meanwhile.)
+    NoneWrittenSince(Resource, i64),
 }
 
 /// One change inside an [`Event`].

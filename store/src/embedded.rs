@@ -183,7 +183,14 @@ fn compact_log(
 
 fn check(objects: &Objects<'_>, preconditions: &[Precondition]) -> Result<()> {
     for p in preconditions {
-        let (resource, id) = precondition_target(p);
+        let Some((resource, id)) = precondition_target(p) else {
+            if let Precondition::NoneWrittenSince(resource, revision) = p {
+                if latest_write(objects, *resource)? > *revision {
+                    return Err(StoreError::PreconditionFailed(p.clone()));
+                }
+            }
+            continue;
+        };
         let mod_revision = objects
             .get((resource.as_str(), id))
             .map_err(storage)?
@@ -192,12 +199,26 @@ fn check(objects: &Objects<'_>, preconditions: &[Precondition]) -> Result<()> {
             Precondition::Exists(..) => mod_revision.is_some(),
             Precondition::Absent(..) => mod_revision.is_none(),
             Precondition::ModRevision(_, _, revision) => mod_revision == Some(*revision),
+            Precondition::NoneWrittenSince(..) => true,
         };
         if !holds {
             return Err(StoreError::PreconditionFailed(p.clone()));
         }
     }
     Ok(())
+}
+
+/// The highest mod revision of the resource's objects (0 when it has none).
+fn latest_write(objects: &Objects<'_>, resource: Resource) -> Result<i64> {
+    let mut latest = 0;
+    for entry in objects.range((resource.as_str(), "")..).map_err(storage)? {
+        let (key, value) = entry.map_err(storage)?;
+        if key.value().0 != resource.as_str() {
+            break;
+        }
+        latest = latest.max(value.value().1);
+    }
+    Ok(latest)
 }
 
 fn versioned(resource: &str, id: &str, body: &[u8], mod_revision: i64) -> Result<Versioned> {

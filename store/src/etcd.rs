@@ -20,8 +20,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use etcd_client::{
-    Client, Compare, CompareOp, ConnectOptions, DeleteOptions, GetOptions, KeyValue, KvClient, Txn,
-    TxnOp, TxnOpResponse, TxnResponse, WatchClient,
+    Client, Compare, CompareOp, ConnectOptions, DeleteOptions, GetOptions, KeyValue, KvClient,
+    SortOrder, SortTarget, Txn, TxnOp, TxnOpResponse, TxnResponse, WatchClient,
 };
 use futures::stream::BoxStream;
 use serde_json::Value;
@@ -199,7 +199,23 @@ impl EtcdConfigStore {
         let mut compares = Vec::new();
         let mut reads = Vec::new();
         for p in preconditions {
-            let (resource, id) = precondition_target(p);
+            let Some((resource, id)) = precondition_target(p) else {
+                if let Precondition::NoneWrittenSince(resource, revision) = p {
+                    // Every key under the resource: etcd compares a range key by key.
+                    let prefix = self.resource_prefix(*resource);
+                    compares.push(
+                        Compare::mod_revision(prefix.clone(), CompareOp::Less, revision + 1)
+                            .with_prefix(),
+                    );
+                    let latest = GetOptions::new()
+                        .with_prefix()
+                        .with_keys_only()
+                        .with_sort(SortTarget::Mod, SortOrder::Descend)
+                        .with_limit(1);
+                    reads.push(TxnOp::get(prefix, Some(latest)));
+                }
+                continue;
+            };
             let key = self.key(resource, id);
             match p {
                 Precondition::Exists(..) => {
@@ -217,6 +233,7 @@ impl EtcdConfigStore {
                         *revision,
                     ));
                 }
+                Precondition::NoneWrittenSince(..) => {}
             }
             reads.push(TxnOp::get(key, None));
         }
@@ -243,6 +260,10 @@ impl EtcdConfigStore {
                 Precondition::Exists(..) => mod_revision.is_some(),
                 Precondition::Absent(..) => mod_revision.is_none(),
                 Precondition::ModRevision(_, _, revision) => mod_revision == Some(*revision),
+                // The read is the resource's most recently written key, if any.
+                Precondition::NoneWrittenSince(_, revision) => {
+                    mod_revision.is_none_or(|m| m <= *revision)
+                }
             };
             if !holds {
                 return Err(StoreError::PreconditionFailed(p.clone()));

@@ -133,16 +133,43 @@ pub(super) async fn delete(
     } else {
         Implicit::None
     };
-    if resource == Resource::Program {
-        ensure_unused(&state, &key).await?;
+    let mut attempts = 0;
+    loop {
+        let mut guarded = preconditions.clone();
+        if resource == Resource::Program {
+            let read_at = ensure_unused(&state, &key).await?;
+            guarded.extend(
+                [Resource::Campaign, Resource::Exclusion]
+                    .map(|r| Precondition::NoneWrittenSince(r, read_at)),
+            );
+        }
+        match state
+            .call(state.store.delete(resource, &key, &guarded))
+            .await
+        {
+            Ok(_) => break,
+            // A campaign or exclusion was written since the check: check again.
+            Err(StoreError::PreconditionFailed(Precondition::NoneWrittenSince(..)))
+                if attempts < DELETE_ATTEMPTS =>
+            {
+                attempts += 1;
+            }
+            Err(StoreError::PreconditionFailed(Precondition::NoneWrittenSince(..))) => {
+                return Err(ApiError::conflict(format!(
+                    "campaigns and exclusions kept changing while program {key} was being \
+                     deleted; try again"
+                )));
+            }
+            Err(e) => return Err(write_error(resource, &key, e, implicit)),
+        }
     }
-    state
-        .call(state.store.delete(resource, &key, &preconditions))
-        .await
-        .map_err(|e| write_error(resource, &key, e, implicit))?;
     metrics::write_succeeded(Some(resource), "delete");
     Ok(StatusCode::NO_CONTENT.into_response())
 }
+
+/// How many times deleting a program re-checks that nothing names it, when campaigns or
+/// exclusions are written between the check and the delete.
+const DELETE_ATTEMPTS: u32 = 5;
 
 fn object_response(status: StatusCode, revision: i64, value: Value) -> Response {
     (status, [(header::ETAG, etag::etag(revision))], Json(value)).into_response()
@@ -265,20 +292,22 @@ fn write_error(resource: Resource, key: &str, e: StoreError, implicit: Implicit)
     }
 }
 
-/// 409 when campaigns or exclusions still name the program.
+/// 409 when campaigns or exclusions still name the program; otherwise the revision they were
+/// read at.
 ///
-/// This reads, then the delete writes: a campaign created for the program in between is not
-/// seen. The store has no "no object names X" precondition to make this atomic; such a campaign
-/// is harmless to the rewarder (records of an unknown program are dead-lettered before any
-/// campaign is looked at) and shows up in `GET /v1/config`.
-async fn ensure_unused(state: &AppState, program: &str) -> Result<(), ApiError> {
+/// The delete that follows is guarded by no campaign or exclusion having been written since
+/// that revision ([`Precondition::NoneWrittenSince`]), so a campaign created for the program in
+/// between is never left naming a deleted program: such a configuration does not compile, and
+/// the rewarders would keep their last rule set, deaf to every later change, until it was fixed.
+async fn ensure_unused(state: &AppState, program: &str) -> Result<i64, ApiError> {
+    let snapshot = state
+        .call(state.store.snapshot())
+        .await
+        .map_err(store_error)?;
     let mut users = Vec::new();
     let mut counts = Vec::new();
     for resource in [Resource::Campaign, Resource::Exclusion] {
-        let objects = state
-            .call(state.store.list(resource))
-            .await
-            .map_err(store_error)?;
+        let objects = snapshot.objects.iter().filter(|o| o.resource == resource);
         let before = users.len();
         for o in objects {
             if kinds::programs_named(resource, &o.value)
@@ -299,7 +328,7 @@ async fn ensure_unused(state: &AppState, program: &str) -> Result<(), ApiError> 
         }
     }
     if users.is_empty() {
-        return Ok(());
+        return Ok(snapshot.revision);
     }
     Err(ApiError::conflict(format!(
         "program {program} is still named by {}: change or delete them first",

@@ -78,6 +78,7 @@ scenarios!(
     create_twice_is_refused,
     stale_if_match_is_refused,
     concurrent_if_match_has_one_winner,
+    none_written_since_sees_later_writes_of_the_resource_only,
     exists_on_missing_program_writes_nothing,
     first_failing_precondition_is_reported,
     delete_of_missing_object_changes_nothing,

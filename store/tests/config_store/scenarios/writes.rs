@@ -302,3 +302,47 @@ pub(crate) async fn replace_all_refuses_duplicates(b: &Backend) -> anyhow::Resul
     assert_eq!(contents(&s.snapshot().await?.objects), expected(&old));
     Ok(())
 }
+
+pub(crate) async fn none_written_since_sees_later_writes_of_the_resource_only(
+    b: &Backend,
+) -> anyhow::Result<()> {
+    let s = &b.store;
+    for id in ["alpha", "beta", "gamma", "delta"] {
+        s.put(Resource::Program, id, program(id), &[]).await?;
+    }
+    s.put(Resource::Campaign, "c1", campaign("c1", "alpha", "2"), &[])
+        .await?;
+    let read_at = s.snapshot().await?.revision;
+    let unchanged = [Precondition::NoneWrittenSince(Resource::Campaign, read_at)];
+
+    // Writes to other resources do not count.
+    s.put(Resource::FxRate, "USD", fx_rate("USD", "1.35"), &[])
+        .await?;
+    s.delete(Resource::Program, "beta", &unchanged).await?;
+    // Nor do deletions of the resource's objects.
+    s.delete(Resource::Campaign, "c1", &[]).await?;
+    s.delete(Resource::Program, "gamma", &unchanged).await?;
+
+    // A campaign written after the read does.
+    s.put(Resource::Campaign, "c2", campaign("c2", "alpha", "3"), &[])
+        .await?;
+    let refused = s.delete(Resource::Program, "alpha", &unchanged).await;
+    assert!(
+        is_precondition_failed(&refused, &unchanged[0]),
+        "{refused:?}"
+    );
+    assert!(s.get(Resource::Program, "alpha").await?.is_some());
+    // Replacing one does too.
+    let read_at = s.snapshot().await?.revision;
+    s.put(Resource::Campaign, "c2", campaign("c2", "alpha", "4"), &[])
+        .await?;
+    let stale = [Precondition::NoneWrittenSince(Resource::Campaign, read_at)];
+    let refused = s.delete(Resource::Program, "delta", &stale).await;
+    assert!(is_precondition_failed(&refused, &stale[0]), "{refused:?}");
+
+    // A resource with no objects at all has had nothing written.
+    let none = [Precondition::NoneWrittenSince(Resource::Exclusion, 0)];
+    s.delete(Resource::Program, "delta", &none).await?;
+    assert!(s.get(Resource::Program, "delta").await?.is_none());
+    Ok(())
+}
