@@ -44,7 +44,9 @@ pub(crate) fn run(args: StoreArgs) -> anyhow::Result<()> {
     );
     service_cmds::serve(args.listen, |listener, shutdown| async move {
         let routes = spend_store::remote::router(store.clone())
-            .route_layer(require_role(auth, Role::Service));
+            .route_layer(require_role(auth, Role::Service))
+            // After the auth layer: the OpenAPI document needs no token.
+            .merge(spend_store::remote::openapi_router());
         let readiness =
             Backends::new(Duration::from_secs(2)).with(Arc::new(RewardStoreBackend::new(store)));
         spend_runtime::serve("store", routes, Arc::new(readiness), listener, shutdown)

@@ -193,6 +193,15 @@ async fn spend_store_serves_service_tokens_only() {
         .await
         .unwrap();
     assert_eq!(health.status().as_u16(), 200);
+    // The OpenAPI document describes the API, not the rewards: no token needed.
+    let openapi = http
+        .get(format!("{}{}", store.url, paths::OPENAPI))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(openapi.status().as_u16(), 200);
+    let openapi: serde_json::Value = openapi.json().await.unwrap();
+    assert_eq!(openapi, spend_store::remote::openapi::document());
 
     let get = |token: Option<String>| {
         let mut body = vec![1u8];

@@ -26,6 +26,9 @@
 //! | `POST /v1/store/summary` | card id (16) · range | count u64 · n u8 · n × (unit u8 · total) |
 //! | `GET /v1/store/ping` | — | 204 when the store answers |
 //!
+//! [`openapi_router`] serves their OpenAPI document ([`openapi::document`]) at [`paths::OPENAPI`],
+//! without auth: it describes the API, not the rewards.
+//!
 //! Every body starts with the wire format version, `1`. Integers are big-endian; decimals are
 //! `rust_decimal`'s exact 16-byte form (never a float); units are 1 points, 2 miles,
 //! 3 cashback. An *outcome* is a u32 length and the embedded store's compact record (the
@@ -60,11 +63,12 @@
 //! writing on top of bad data.
 
 mod client;
+pub mod openapi;
 mod server;
 mod wire;
 
 pub use client::{RemoteError, RemoteOptions, RemoteRewardStore};
-pub use server::router;
+pub use server::{openapi_router, router};
 
 /// The largest request body the server reads (and answer the client reads); past it, 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
@@ -77,6 +81,8 @@ pub mod paths {
     pub const HISTORY: &str = "/v1/store/history";
     pub const SUMMARY: &str = "/v1/store/summary";
     pub const PING: &str = "/v1/store/ping";
+    /// The OpenAPI document of these routes (served by [`super::openapi_router`], not `router`).
+    pub const OPENAPI: &str = "/v1/openapi/store.json";
 }
 
 /// The content type of every request and answer body.

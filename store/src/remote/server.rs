@@ -1,4 +1,5 @@
-//! The server half: [`router`] serves any [`RewardStore`] on the routes of [`super::paths`].
+//! The server half: [`router`] serves any [`RewardStore`] on the routes of [`super::paths`], and
+//! [`openapi_router`] their OpenAPI document.
 //!
 //! A handler decodes its body (a bad one is a 400 naming what is wrong, never a panic, never a
 //! 500), makes one store call, and encodes the answer. Only the store's own
@@ -11,12 +12,12 @@ use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::Router;
+use axum::{Json, Router};
 use serde_json::{json, Value};
 use spend_runtime::ApiError;
 
 use super::wire::{self, WireError};
-use super::{codes, paths, CONTENT_TYPE, MAX_BODY_BYTES};
+use super::{codes, openapi, paths, CONTENT_TYPE, MAX_BODY_BYTES};
 use crate::reward_store::{Cursor, CursorError, RewardStore, RewardStoreError};
 
 type Store = Arc<dyn RewardStore>;
@@ -34,6 +35,13 @@ pub fn router(store: Arc<dyn RewardStore>) -> Router {
         .route(paths::PING, get(ping))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(store)
+}
+
+/// `GET` [`paths::OPENAPI`]: the document of [`router`]'s routes. Apart from [`router`] so that
+/// the caller merges it after its auth layer: the document describes the API, not the rewards,
+/// and needs no token.
+pub fn openapi_router() -> Router {
+    Router::new().route(paths::OPENAPI, get(|| async { Json(openapi::document()) }))
 }
 
 async fn apply(State(store): State<Store>, WireBody(body): WireBody) -> Result<Response, ApiError> {
