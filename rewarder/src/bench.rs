@@ -157,7 +157,9 @@ pub fn produce(
     let total = range.len();
     for (n, i) in range.enumerate() {
         if let Some(rate) = per_second.filter(|r| *r > 0) {
-            let due = started + Duration::from_secs_f64(n as f64 / rate as f64);
+            // The n-th record is due n/rate seconds in, in whole nanoseconds.
+            let nanos = n as u128 * 1_000_000_000 / u128::from(rate);
+            let due = started + Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX));
             let now = Instant::now();
             if due > now {
                 std::thread::sleep(due - now);

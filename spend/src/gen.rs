@@ -401,14 +401,18 @@ impl Generator {
         idx[pick(cum, &mut self.rng)]
     }
 
-    /// A log-normal ticket around the merchant's median, in minor units of `currency`: the one
-    /// place a float is used, rounded once to an integer.
+    /// A log-normal ticket around the merchant's median, in minor units of `currency`. The
+    /// median is integer arithmetic; the one float is the log-normal factor drawn for the row,
+    /// applied once and rounded to an integer before anything is written.
     fn amount(&mut self, merchant: u16, currency: u8) -> u64 {
         let c = &CURRENCIES[usize::from(currency)];
-        let median = MERCHANTS[usize::from(merchant)].median_sgd
-            * c.per_sgd
-            * 10f64.powi(i32::from(c.minor_digits));
-        let minor = (self.spread.sample(&mut self.rng) * median).round() as u64;
+        // Whole SGD × thousandths per SGD × minor units per unit / 1000: exact for the catalog
+        // (every `per_sgd_milli` of a currency with minor units is a multiple of 10).
+        let median_minor = MERCHANTS[usize::from(merchant)].median_sgd
+            * c.per_sgd_milli
+            * 10u64.pow(u32::from(c.minor_digits))
+            / 1000;
+        let minor = (self.spread.sample(&mut self.rng) * median_minor as f64).round() as u64;
         minor.clamp(1, self.max_minor(currency))
     }
 

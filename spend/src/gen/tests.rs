@@ -341,13 +341,22 @@ fn the_catalog_is_consistent() {
         );
     }
     assert_eq!(CURRENCIES[usize::from(SGD)].code, "SGD");
+    for c in CURRENCIES {
+        // A merchant's median in minor units is then an exact integer (see `amount`).
+        let scale = 1000 / 10u64.pow(u32::from(c.minor_digits));
+        assert!(
+            c.per_sgd_milli > 0 && c.per_sgd_milli % scale == 0,
+            "{}",
+            c.code
+        );
+    }
     assert_eq!(CURRENCIES.iter().map(|c| c.weight).sum::<u32>(), 100_000);
     let with_rate = ["SGD", "USD", "EUR", "GBP", "MYR", "JPY", "AUD"];
     let codes: Vec<&str> = CURRENCIES[..FX_CURRENCIES].iter().map(|c| c.code).collect();
     assert_eq!(codes, with_rate, "the reference FX rates, SGD first");
     for m in MERCHANTS {
         assert!(
-            (1..=9999).contains(&m.mcc) && m.weight > 0 && m.median_sgd > 0.0,
+            (1..=9999).contains(&m.mcc) && m.weight > 0 && m.median_sgd > 0,
             "{}",
             m.name
         );
