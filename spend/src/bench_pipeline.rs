@@ -16,17 +16,18 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufReader, BufWriter};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context};
 use futures::StreamExt;
-use serde_json::Value;
+use indicatif::ProgressBar;
 use spend_domain::csv::CsvReader;
 
+use crate::child::{free_port, ChildService};
 use crate::gen::{self, GenArgs};
+use crate::ingest_cmds::upload_file;
 
 /// Benchmarks the pipeline: rows uploaded to `spend dev` until every outcome is queryable.
 #[derive(clap::Args, Debug)]
@@ -107,36 +108,28 @@ fn bench(args: &BenchPipelineArgs, dir: &Path) -> anyhow::Result<()> {
     let last_of_card = last_id_of_each_card(&csv)?;
 
     let port = free_port()?;
-    let url = format!("http://127.0.0.1:{port}");
     let store_dir = dir.join("store");
-    let log = File::create(dir.join("spend-dev.log")).context("create the log file")?;
-    eprintln!(
-        "starting spend dev on {url} (log: {})",
-        dir.join("spend-dev.log").display()
-    );
-    let child = Command::new(std::env::current_exe().context("find the spend executable")?)
-        .arg("dev")
-        .arg("--data-dir")
-        .arg(&store_dir)
-        .args(["--port", &port.to_string()])
-        .args(["--partitions", &args.partitions.to_string()])
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().context("share the log file")?)
-        .stderr(log)
-        .spawn()
-        .context("start spend dev")?;
-    let mut dev = DevProcess(child);
+    let log_path = dir.join("spend-dev.log");
+    let log = File::create(&log_path).context("create the log file")?;
+    eprintln!("starting spend dev (log: {})", log_path.display());
+    let mut dev = ChildService::spawn(
+        "spend dev",
+        Command::new(std::env::current_exe().context("find the spend executable")?)
+            .arg("dev")
+            .arg("--data-dir")
+            .arg(&store_dir)
+            .args(["--port", &port.to_string()])
+            .args(["--partitions", &args.partitions.to_string()])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().context("share the log file")?)
+            .stderr(log),
+        port,
+    )?;
 
     let runtime = tokio::runtime::Runtime::new().context("start the async runtime")?;
-    let measured = runtime.block_on(measure(
-        args,
-        &url,
-        &store_dir,
-        &csv,
-        &last_of_card,
-        &mut dev,
-    ));
-    let stopped = dev.stop();
+    let measured = runtime.block_on(measure(args, &store_dir, &csv, &last_of_card, &mut dev));
+    // SIGINT, as Ctrl-C: spend dev drains before it exits.
+    let stopped = dev.stop("INT", Duration::from_secs(120));
     let m = measured?;
     stopped?;
 
@@ -171,9 +164,9 @@ fn bench(args: &BenchPipelineArgs, dir: &Path) -> anyhow::Result<()> {
         m.accepted as f64 / total
     );
     println!(
-        "  spend dev         peak RSS {:.0} MB, CPU {:.1} s",
-        m.peak_rss_kb as f64 / 1024.0,
-        m.cpu_secs
+        "  spend dev         peak RSS {} MB, CPU {:.1} s",
+        m.peak_rss / (1 << 20),
+        m.cpu.as_secs_f64()
     );
     println!(
         "  load average      {} before, {} after",
@@ -190,8 +183,8 @@ struct Measured {
     uploaded: Duration,
     written: Duration,
     queryable: Duration,
-    peak_rss_kb: u64,
-    cpu_secs: f64,
+    peak_rss: u64,
+    cpu: Duration,
     load_before: String,
     load_after: String,
     verified: Option<usize>,
@@ -199,37 +192,26 @@ struct Measured {
 
 async fn measure(
     args: &BenchPipelineArgs,
-    url: &str,
     store_dir: &Path,
     csv: &Path,
     last_of_card: &[String],
-    dev: &mut DevProcess,
+    dev: &mut ChildService,
 ) -> anyhow::Result<Measured> {
+    dev.wait_ready(Duration::from_secs(120)).await?;
+    let url = dev.url.clone();
+    let url = url.as_str();
     let client = reqwest::Client::new();
-    wait_ready(&client, url, dev).await?;
     let bank = read_token(&store_dir.join("bank-token"))?;
     let admin = read_token(&store_dir.join("admin-token"))?;
     let load_before = load_average();
 
     let start = Instant::now();
-    let body = tokio::fs::File::open(csv)
-        .await
-        .context("open the CSV file")?;
-    let response = client
-        .post(format!("{url}/v1/batches"))
-        .bearer_auth(&bank)
-        .header("content-type", "text/csv")
-        .body(reqwest::Body::wrap_stream(
-            tokio_util::io::ReaderStream::with_capacity(body, 1 << 16),
-        ))
-        .send()
-        .await
-        .context("upload the file")?;
-    let status = response.status();
-    let summary: Value = response.json().await.context("read the upload's answer")?;
+    let uploaded = upload_file(url, Some(&bank), csv, ProgressBar::hidden()).await?;
+    let summary = uploaded.answer;
     ensure!(
-        status.is_success(),
-        "the upload answered {status}: {summary}"
+        uploaded.status == 200,
+        "the upload answered {}: {summary}",
+        uploaded.status
     );
     let uploaded = start.elapsed();
     let accepted = summary["accepted"]
@@ -270,7 +252,10 @@ async fn measure(
     }
     let queryable = start.elapsed();
     let load_after = load_average();
-    let (peak_rss_kb, cpu_secs) = dev.usage()?;
+    let peak_rss = dev
+        .peak_rss()
+        .context("read the peak memory of spend dev")?;
+    let cpu = dev.cpu_time().context("read the CPU time of spend dev")?;
 
     let verified = if args.verify_all {
         eprintln!("looking up every id");
@@ -286,8 +271,8 @@ async fn measure(
         uploaded,
         written,
         queryable,
-        peak_rss_kb,
-        cpu_secs,
+        peak_rss,
+        cpu,
         load_before,
         load_after,
         verified,
@@ -373,27 +358,6 @@ async fn records_written(client: &reqwest::Client, url: &str) -> anyhow::Result<
         .sum())
 }
 
-async fn wait_ready(
-    client: &reqwest::Client,
-    url: &str,
-    dev: &mut DevProcess,
-) -> anyhow::Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        if let Ok(r) = client.get(format!("{url}/readyz")).send().await {
-            if r.status().is_success() {
-                return Ok(());
-            }
-        }
-        dev.check_alive()?;
-        ensure!(
-            Instant::now() < deadline,
-            "spend dev was not ready after 120 s"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 fn read_token(path: &Path) -> anyhow::Result<String> {
     Ok(std::fs::read_to_string(path)
         .with_context(|| format!("read {}", path.display()))?
@@ -401,92 +365,9 @@ fn read_token(path: &Path) -> anyhow::Result<String> {
         .to_owned())
 }
 
-fn free_port() -> anyhow::Result<u16> {
-    let listener = TcpListener::bind("127.0.0.1:0").context("find a free port")?;
-    Ok(listener.local_addr()?.port())
-}
-
 fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .ok()
         .and_then(|s| s.split_whitespace().next().map(str::to_owned))
         .unwrap_or_else(|| "?".into())
-}
-
-/// The `spend dev` child; killed if the benchmark stops early.
-struct DevProcess(Child);
-
-impl DevProcess {
-    fn check_alive(&mut self) -> anyhow::Result<()> {
-        match self.0.try_wait() {
-            Ok(Some(status)) => bail!("spend dev exited early ({status}); see its log"),
-            _ => Ok(()),
-        }
-    }
-
-    /// Peak resident memory (kB) and CPU seconds so far, from `/proc`.
-    fn usage(&self) -> anyhow::Result<(u64, f64)> {
-        let pid = self.0.id();
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-            .context("read the peak memory of spend dev")?;
-        let peak = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
-            .context("VmHWM missing from /proc/<pid>/status")?;
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .context("read the CPU time of spend dev")?;
-        // Fields after the command name (which may hold spaces), from field 3 on.
-        let fields: Vec<&str> = stat
-            .rsplit_once(')')
-            .map(|(_, rest)| rest.split_whitespace().collect())
-            .unwrap_or_default();
-        let ticks = |i: usize| {
-            fields
-                .get(i)
-                .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or(0)
-        };
-        // utime and stime are fields 14 and 15, i.e. 11 and 12 after the name.
-        let cpu_ticks = ticks(11) + ticks(12);
-        Ok((peak, cpu_ticks as f64 / clock_ticks_per_second() as f64))
-    }
-
-    /// SIGINT (as Ctrl-C), then wait for the drain to finish.
-    fn stop(&mut self) -> anyhow::Result<()> {
-        if self.0.try_wait().ok().flatten().is_some() {
-            return Ok(());
-        }
-        let _ = Command::new("kill")
-            .args(["-INT", &self.0.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while Instant::now() < deadline {
-            if let Some(status) = self.0.try_wait().context("wait for spend dev")? {
-                ensure!(status.success(), "spend dev exited with {status}");
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        bail!("spend dev did not stop within 120 s of SIGINT")
-    }
-}
-
-impl Drop for DevProcess {
-    fn drop(&mut self) {
-        if self.0.try_wait().ok().flatten().is_none() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
-fn clock_ticks_per_second() -> u64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok()?.trim().parse().ok())
-        .filter(|&t| t > 0)
-        .unwrap_or(100)
 }

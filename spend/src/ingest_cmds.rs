@@ -9,7 +9,7 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -26,6 +26,7 @@ use spend_runtime::Role;
 use tokio::io::AsyncReadExt;
 use tokio_util::sync::CancellationToken;
 
+use crate::child::{cpu_time, free_port, ChildService};
 use crate::gen::{self, GenArgs};
 use crate::telemetry;
 
@@ -273,13 +274,13 @@ pub(crate) struct UploadArgs {
 }
 
 /// The HTTP status and JSON answer of an upload.
-struct Uploaded {
-    status: u16,
-    answer: Value,
+pub(crate) struct Uploaded {
+    pub(crate) status: u16,
+    pub(crate) answer: Value,
 }
 
 /// Streams `file` to `POST {url}/v1/batches`, showing bytes and rows sent on `progress`.
-async fn upload_file(
+pub(crate) async fn upload_file(
     url: &str,
     token: Option<&str>,
     file: &Path,
@@ -450,66 +451,6 @@ pub(crate) struct BenchIngestArgs {
     json: bool,
 }
 
-/// CPU time (user + system) of process `pid` so far, from `/proc` (Linux; USER_HZ = 100).
-fn cpu_time(pid: &str) -> Option<Duration> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The fields after the command name, which is in parentheses and may hold spaces.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    Some(Duration::from_millis(ticks * 10))
-}
-
-/// A child `spend ingestor`, killed on drop.
-struct ChildIngestor {
-    child: Child,
-    url: String,
-}
-
-impl ChildIngestor {
-    /// The child's peak resident set (VmHWM), in bytes.
-    fn peak_rss(&self) -> Option<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
-        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-        Some(kib * 1024)
-    }
-
-    fn cpu_time(&self) -> Option<Duration> {
-        cpu_time(&self.child.id().to_string())
-    }
-
-    fn stop(&mut self) {
-        // SIGTERM for a graceful stop, through kill(1): this crate has no unsafe for libc.
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        for _ in 0..100 {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for ChildIngestor {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
 /// Runs the ingestor benchmark: the same generated rows through HTTP into the ingestor, and
 /// through a bare producer of the same settings, on the same broker, round after round; prints the
 /// rates, their ratio and the ingestor's peak memory.
@@ -675,11 +616,8 @@ async fn bench_round(
     for (k, v) in &args.kafka.properties {
         command.args(["--kafka-property", &format!("{k}={v}")]);
     }
-    let mut child = ChildIngestor {
-        child: command.spawn().context("start `spend ingestor`")?,
-        url: format!("http://127.0.0.1:{port}"),
-    };
-    if let Err(e) = wait_ready(&child.url).await {
+    let mut child = ChildService::spawn("spend ingestor", &mut command, port)?;
+    if let Err(e) = child.wait_ready(Duration::from_secs(30)).await {
         let log = std::fs::read_to_string(temp_dir.join("ingestor.log")).unwrap_or_default();
         bail!("{e}; its log:\n{log}");
     }
@@ -700,7 +638,7 @@ async fn bench_round(
         .zip(cpu_before)
         .map(|(a, b)| a.saturating_sub(b));
     let peak_rss = child.peak_rss();
-    child.stop();
+    child.stop("TERM", Duration::from_secs(10))?;
     if uploaded.status != 200 {
         bail!(
             "the upload failed: HTTP {}: {}",
@@ -723,21 +661,6 @@ async fn bench_round(
         raw_cpu,
         peak_rss,
     })
-}
-
-async fn wait_ready(url: &str) -> anyhow::Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(r) = reqwest::get(format!("{url}/readyz")).await {
-            if r.status().is_success() {
-                return Ok(());
-            }
-        }
-        if Instant::now() > deadline {
-            bail!("the ingestor at {url} was not ready within 30 s");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
@@ -853,12 +776,6 @@ mod tests {
         assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
         assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), 2.5);
         assert_eq!(median(Vec::new()), 0.0);
-    }
-
-    #[test]
-    fn this_process_has_a_cpu_time() {
-        assert!(cpu_time(&std::process::id().to_string()).is_some());
-        assert!(cpu_time("not-a-pid").is_none());
     }
 
     #[test]

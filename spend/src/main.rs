@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 mod bench_informer;
 mod bench_pipeline;
+mod child;
 mod dev;
 mod eval;
 mod gen;

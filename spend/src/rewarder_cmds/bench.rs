@@ -20,6 +20,7 @@ use spend_store::reward_embedded::EmbeddedRewardStore;
 use spend_store::reward_store::RewardStore;
 use tokio_util::sync::CancellationToken;
 
+use crate::child::cpu_time;
 use crate::gen::{self, GenArgs};
 
 /// `spend bench-rewarder`.
@@ -200,7 +201,7 @@ async fn bench(
     };
     let shutdown = CancellationToken::new();
     let started = Instant::now();
-    let cpu_before = process_cpu();
+    let cpu_before = cpu_time("self");
     let task = tokio::spawn(spend_rewarder::run(settings, deps, shutdown.clone()));
     while stats.records() < n {
         if task.is_finished() {
@@ -216,7 +217,7 @@ async fn bench(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let total = started.elapsed();
-    let cpu = process_cpu()
+    let cpu = cpu_time("self")
         .zip(cpu_before)
         .map(|(after, before)| after - before);
     shutdown.cancel();
@@ -256,15 +257,4 @@ async fn bench(
         println!("rewarder / raw   {:.0} %", 100.0 * rate / raw);
     }
     Ok(())
-}
-
-/// CPU time this process has used (user + system), where `/proc` tells it.
-fn process_cpu() -> Option<Duration> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // The fields after the command name, which is in parentheses and may hold spaces.
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let utime: u64 = fields.get(11)?.parse().ok()?;
-    let stime: u64 = fields.get(12)?.parse().ok()?;
-    // Linux reports clock ticks; USER_HZ is 100 on every common configuration.
-    Some(Duration::from_millis((utime + stime) * 10))
 }
