@@ -7,6 +7,7 @@
 
 use serde_json::{json, Map, Value};
 use spend_domain::config::{Field, Op};
+use spend_runtime::openapi::{add_meta_paths, error_response, schema_ref};
 use spend_store::config_store::Resource;
 
 /// The document.
@@ -18,37 +19,11 @@ pub fn document() -> Value {
         paths.insert(format!("/v1/{}/{{id}}", resource.as_str()), item);
     }
     paths.insert("/v1/config".into(), config_path());
-    paths.insert(
-        crate::routes::OPENAPI_PATH.into(),
-        json!({"get": {
-            "operationId": "getOpenApi",
-            "summary": "This document.",
-            "security": [],
-            "tags": ["meta"],
-            "responses": {"200": {"description": "The OpenAPI document.",
-                "content": {"application/json": {"schema": {"type": "object"}}}}}
-        }}),
+    add_meta_paths(
+        &mut paths,
+        crate::routes::OPENAPI_PATH,
+        "200 `ok` when the configuration store answers, 503 naming it otherwise.",
     );
-    for (path, summary) in [
-        ("/healthz", "Alive: 200 `ok`."),
-        (
-            "/readyz",
-            "200 `ok` when the configuration store answers, 503 naming it otherwise.",
-        ),
-        ("/metrics", "Prometheus text exposition."),
-    ] {
-        let mut responses = json!({"200": {"description": "OK.",
-            "content": {"text/plain": {"schema": {"type": "string"}}}}});
-        if path == "/readyz" {
-            responses["503"] = error_response("A backend does not answer.");
-        }
-        let id = format!("get{}", capitalize(path.trim_start_matches('/')));
-        paths.insert(
-            path.into(),
-            json!({"get": {"operationId": id, "summary": summary, "security": [],
-                "tags": ["meta"], "responses": responses}}),
-        );
-    }
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -93,13 +68,6 @@ fn conditional_headers() -> Value {
     ])
 }
 
-fn capitalize(s: &str) -> String {
-    let mut c = s.chars();
-    c.next()
-        .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
-        .unwrap_or_default()
-}
-
 fn schema_name(resource: Resource) -> &'static str {
     match resource {
         Resource::Program => "Program",
@@ -107,15 +75,6 @@ fn schema_name(resource: Resource) -> &'static str {
         Resource::Campaign => "Campaign",
         Resource::Exclusion => "Exclusion",
     }
-}
-
-fn schema_ref(name: &str) -> Value {
-    json!({"$ref": format!("#/components/schemas/{name}")})
-}
-
-fn error_response(description: &str) -> Value {
-    json!({"description": description,
-        "content": {"application/json": {"schema": schema_ref("Error")}}})
 }
 
 fn object_response(description: &str, resource: Resource) -> Value {

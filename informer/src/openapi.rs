@@ -5,6 +5,7 @@
 //! router is documented here and nothing else.
 
 use serde_json::{json, Map, Value};
+use spend_runtime::openapi::{add_meta_paths, error_response, schema_ref};
 use spend_store::reward_store::MAX_PAGE;
 
 use crate::query::DEFAULT_LIMIT;
@@ -16,37 +17,11 @@ pub fn document() -> Value {
     paths.insert(HISTORY_PATH.into(), history_path());
     paths.insert(SUMMARY_PATH.into(), summary_path());
     paths.insert(RECORD_PATH.into(), record_path());
-    paths.insert(
-        OPENAPI_PATH.into(),
-        json!({"get": {
-            "operationId": "getOpenApi",
-            "summary": "This document.",
-            "security": [],
-            "tags": ["meta"],
-            "responses": {"200": {"description": "The OpenAPI document.",
-                "content": {"application/json": {"schema": {"type": "object"}}}}}
-        }}),
+    add_meta_paths(
+        &mut paths,
+        OPENAPI_PATH,
+        "200 `ok` when the reward store answers, 503 naming it otherwise.",
     );
-    for (path, id, summary) in [
-        ("/healthz", "getHealthz", "Alive: 200 `ok`."),
-        (
-            "/readyz",
-            "getReadyz",
-            "200 `ok` when the reward store answers, 503 naming it otherwise.",
-        ),
-        ("/metrics", "getMetrics", "Prometheus text exposition."),
-    ] {
-        let mut responses = json!({"200": {"description": "OK.",
-            "content": {"text/plain": {"schema": {"type": "string"}}}}});
-        if path == "/readyz" {
-            responses["503"] = error_response("A backend does not answer.");
-        }
-        paths.insert(
-            path.into(),
-            json!({"get": {"operationId": id, "summary": summary, "security": [],
-                "tags": ["meta"], "responses": responses}}),
-        );
-    }
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -75,15 +50,6 @@ pub fn document() -> Value {
             "schemas": schemas(),
         },
     })
-}
-
-fn schema_ref(name: &str) -> Value {
-    json!({"$ref": format!("#/components/schemas/{name}")})
-}
-
-fn error_response(description: &str) -> Value {
-    json!({"description": description,
-        "content": {"application/json": {"schema": schema_ref("Error")}}})
 }
 
 fn json_response(description: &str, schema: Value) -> Value {

@@ -5,17 +5,9 @@
 
 use serde_json::{json, Map, Value};
 use spend_domain::csv::COLUMNS_WITH_TYPE;
+use spend_runtime::openapi::{add_meta_paths, error_response, schema_ref};
 
 use crate::routes::OPENAPI_PATH;
-
-fn schema_ref(name: &str) -> Value {
-    json!({"$ref": format!("#/components/schemas/{name}")})
-}
-
-fn error_response(description: &str) -> Value {
-    json!({"description": description,
-        "content": {"application/json": {"schema": schema_ref("Error")}}})
-}
 
 fn batch_error(description: &str) -> Value {
     json!({"description": description,
@@ -110,30 +102,11 @@ pub fn document() -> Value {
             "responses": status}}),
     );
 
-    paths.insert(
-        OPENAPI_PATH.into(),
-        json!({"get": {"operationId": "getOpenApi", "summary": "This document.", "security": [],
-            "tags": ["meta"], "responses": {"200": {"description": "The OpenAPI document.",
-                "content": {"application/json": {"schema": {"type": "object"}}}}}}}),
+    add_meta_paths(
+        &mut paths,
+        OPENAPI_PATH,
+        "200 `ok` when Kafka answers and the topic exists, 503 naming it otherwise.",
     );
-    for (path, summary) in [
-        ("/healthz", "Alive: 200 `ok`."),
-        (
-            "/readyz",
-            "200 `ok` when Kafka answers and the topic exists, 503 naming it otherwise.",
-        ),
-        ("/metrics", "Prometheus text exposition."),
-    ] {
-        let name = path.trim_start_matches('/');
-        paths.insert(
-            path.into(),
-            json!({"get": {"operationId": format!("get_{name}"), "summary": summary,
-                "security": [], "tags": ["meta"],
-                "responses": {"200": {"description": "OK.",
-                    "content": {"text/plain": {"schema": {"type": "string"}}}}}}}),
-        );
-    }
-
     json!({
         "openapi": "3.1.0",
         "info": {

@@ -17,6 +17,7 @@ pub mod json;
 pub mod jwt;
 pub mod kafka;
 pub mod metrics;
+pub mod openapi;
 pub mod serve;
 pub mod shutdown;
 

@@ -6,6 +6,7 @@
 //! is documented here and nothing else.
 
 use serde_json::{json, Map, Value};
+use spend_runtime::openapi::{add_meta_paths, error_response, schema_ref};
 
 use super::{paths, CONTENT_TYPE, MAX_BODY_BYTES};
 use crate::reward_store::MAX_PAGE;
@@ -23,37 +24,11 @@ pub fn document() -> Value {
         routes.insert(path.into(), json!({ "post": op }));
     }
     routes.insert(paths::PING.into(), json!({ "get": ping() }));
-    routes.insert(
-        paths::OPENAPI.into(),
-        json!({"get": {
-            "operationId": "getOpenApi",
-            "summary": "This document.",
-            "security": [],
-            "tags": ["meta"],
-            "responses": {"200": {"description": "The OpenAPI document.",
-                "content": {"application/json": {"schema": {"type": "object"}}}}}
-        }}),
+    add_meta_paths(
+        &mut routes,
+        paths::OPENAPI,
+        "200 `ok` when the reward store answers, 503 naming it otherwise.",
     );
-    for (path, id, summary) in [
-        ("/healthz", "getHealthz", "Alive: 200 `ok`."),
-        (
-            "/readyz",
-            "getReadyz",
-            "200 `ok` when the reward store answers, 503 naming it otherwise.",
-        ),
-        ("/metrics", "getMetrics", "Prometheus text exposition."),
-    ] {
-        let mut responses = json!({"200": {"description": "OK.",
-            "content": {"text/plain": {"schema": {"type": "string"}}}}});
-        if path == "/readyz" {
-            responses["503"] = error_response("The reward store does not answer.");
-        }
-        routes.insert(
-            path.into(),
-            json!({"get": {"operationId": id, "summary": summary, "security": [],
-                "tags": ["meta"], "responses": responses}}),
-        );
-    }
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -88,15 +63,6 @@ pub fn document() -> Value {
             "schemas": schemas(),
         },
     })
-}
-
-fn schema_ref(name: &str) -> Value {
-    json!({"$ref": format!("#/components/schemas/{name}")})
-}
-
-fn error_response(description: &str) -> Value {
-    json!({"description": description,
-        "content": {"application/json": {"schema": schema_ref("Error")}}})
 }
 
 fn octets(description: &str) -> Value {
