@@ -6,77 +6,26 @@
 mod e2e_support;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use e2e_support::{
-    assert_no_pan, assert_no_pan_in_dir, check_histories, check_outcomes, load_example_campaigns,
-    metric_sum, upload_examples, wait_ready,
+    assert_no_pan, assert_no_pan_in_dir, check_histories, check_outcomes, free_port,
+    load_example_campaigns, metric_sum, spend, upload_examples, Service,
 };
 use serde_json::Value;
 
-struct Dev {
-    child: Child,
-    url: String,
-}
-
-impl Dev {
-    fn start(data_dir: &Path, log: &Path) -> Dev {
-        Dev::start_with(data_dir, log, &[])
-    }
-
-    fn start_with(data_dir: &Path, log: &Path, args: &[&str]) -> Dev {
-        let port = {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            l.local_addr().unwrap().port()
-        };
-        let child = Command::new(env!("CARGO_BIN_EXE_spend"))
-            .args(["dev", "--port", &port.to_string(), "--data-dir"])
-            .arg(data_dir)
-            .args(args)
-            .env(
-                "RUST_LOG",
-                "debug,h2=info,hyper=info,fjall=info,lsm_tree=info",
-            )
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(log)
-                    .unwrap(),
-            )
-            .spawn()
-            .expect("start spend dev");
-        Dev {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        }
-    }
-
-    /// SIGINT, as Ctrl-C sends, then wait for a clean exit.
-    fn interrupt(mut self) {
-        let pid = self.child.id().to_string();
-        let status = Command::new("kill").args(["-INT", &pid]).status().unwrap();
-        assert!(status.success());
-        let deadline = Instant::now() + Duration::from_secs(90);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                assert!(status.success(), "spend dev exited with {status}");
-                return;
-            }
-            assert!(Instant::now() < deadline, "spend dev did not stop");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Dev {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `spend dev` on `data_dir` with `args` added, its log appended to `log`.
+fn start_dev(data_dir: &Path, log: &Path, args: &[&str]) -> Service {
+    let port = free_port();
+    let mut c = spend();
+    c.args(["dev", "--port", &port.to_string(), "--data-dir"])
+        .arg(data_dir)
+        .args(args)
+        .env(
+            "RUST_LOG",
+            "debug,h2=info,hyper=info,fjall=info,lsm_tree=info",
+        );
+    Service::start("spend dev", c, port, log.to_path_buf())
 }
 
 fn token(data_dir: &Path, name: &str) -> String {
@@ -94,8 +43,8 @@ async fn dev_rewards_the_examples_and_keeps_them_across_a_restart() {
     let log = root.path().join("dev.log");
     let client = reqwest::Client::new();
 
-    let dev = Dev::start(data, &log);
-    wait_ready(&client, &dev.url).await;
+    let mut dev = start_dev(data, &log, &[]);
+    dev.wait_ready(&client).await;
     let admin = token(data, "admin-token");
     let bank = token(data, "bank-token");
 
@@ -105,9 +54,9 @@ async fn dev_rewards_the_examples_and_keeps_them_across_a_restart() {
     check_histories(&client, &dev.url, &admin).await;
 
     // Ctrl-C drains and exits cleanly; the rewards are kept on disk.
-    dev.interrupt();
-    let dev = Dev::start(data, &log);
-    wait_ready(&client, &dev.url).await;
+    dev.stop("INT");
+    let mut dev = start_dev(data, &log, &[]);
+    dev.wait_ready(&client).await;
     check_outcomes(&client, &dev.url, &admin).await;
 
     // The configuration survived too: the promos loaded through the API are still there.
@@ -121,7 +70,7 @@ async fn dev_rewards_the_examples_and_keeps_them_across_a_restart() {
         .await
         .unwrap();
     assert_eq!(config["campaigns"].as_array().unwrap().len(), 13 + 5);
-    dev.interrupt();
+    dev.stop("INT");
 
     // Nothing kept on disk and no log line holds a full PAN.
     assert_no_pan_in_dir(data);
@@ -141,7 +90,7 @@ async fn dev_rewards_every_row_of_an_upload_larger_than_its_broker_keeps() {
     let log = root.path().join("dev.log");
     let client = reqwest::Client::new();
 
-    let generated = Command::new(env!("CARGO_BIN_EXE_spend"))
+    let generated = spend()
         .args([
             "gen",
             "--rows",
@@ -167,8 +116,8 @@ async fn dev_rewards_every_row_of_an_upload_larger_than_its_broker_keeps() {
         last_of_card.insert(row[7].to_owned(), row[0].to_owned());
     }
 
-    let dev = Dev::start_with(&data, &log, &["--partitions", "1"]);
-    wait_ready(&client, &dev.url).await;
+    let mut dev = start_dev(&data, &log, &["--partitions", "1"]);
+    dev.wait_ready(&client).await;
     let admin = token(&data, "admin-token");
     let bank = token(&data, "bank-token");
     let r = client
@@ -206,5 +155,5 @@ async fn dev_rewards_every_row_of_an_upload_larger_than_its_broker_keeps() {
             .unwrap();
         assert_eq!(r.status(), reqwest::StatusCode::OK, "card {card}, id {id}");
     }
-    dev.interrupt();
+    dev.stop("INT");
 }

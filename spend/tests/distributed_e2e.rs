@@ -14,52 +14,28 @@
 mod e2e_support;
 mod rewarder_support;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use e2e_support::{
-    assert_no_pan, assert_no_pan_in_dir, check_histories, check_outcomes, load_example_campaigns,
-    metric_sum, upload_examples, wait_ready, EXAMPLES,
+    assert_no_pan, assert_no_pan_in_dir, check_histories, check_outcomes, free_port,
+    load_example_campaigns, metric_sum, upload_examples, Service, EXAMPLES,
 };
 use rewarder_support::{fresh, server_env};
 use serde_json::Value;
 
 const SECRET: &str = "distributed-e2e-test-secret-of-at-least-32-bytes";
 
-/// Variables a developer's shell might have set that would change what a service does.
-const INHERITED: [&str; 12] = [
-    "SPEND_DATA_DIR",
-    "SPEND_LISTEN",
-    "SPEND_STORE_LISTEN",
-    "SPEND_REWARDER_LISTEN",
-    "SPEND_JWT_SECRET",
-    "SPEND_JWT_PUBLIC_KEY",
-    "SPEND_JWT_PRIVATE_KEY",
-    "SPEND_REWARD_STORE_URL",
-    "SPEND_REWARD_STORE_TOKEN",
-    "SPEND_CONFIG_DIR",
-    "SPEND_S3_ENDPOINT",
-    "SPEND_TOPIC",
-];
-
+/// `spend` with the test's JWT key and verbose logs (scanned for PANs afterwards).
 fn spend() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_spend"));
-    for var in INHERITED {
-        c.env_remove(var);
-    }
+    let mut c = e2e_support::spend();
     c.env(
         "RUST_LOG",
         "debug,h2=info,hyper=info,fjall=info,lsm_tree=info,rdkafka=info",
     )
-    .env("SPEND_JWT_SECRET", SECRET)
-    .stdin(Stdio::null());
+    .env("SPEND_JWT_SECRET", SECRET);
     c
-}
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
 }
 
 fn mint(role: &str) -> String {
@@ -73,76 +49,6 @@ fn mint(role: &str) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
-/// One service process; killed on drop, its stderr appended to its log.
-struct Service {
-    name: &'static str,
-    child: Child,
-    url: String,
-}
-
-impl Service {
-    fn start(name: &'static str, mut command: Command, port: u16, logs: &Path) -> Service {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(logs.join(format!("{name}.log")))
-            .unwrap();
-        let child = command
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| panic!("start {name}: {e}"));
-        Service {
-            name,
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        }
-    }
-
-    async fn ready(mut self, client: &reqwest::Client) -> Service {
-        let url = self.url.clone();
-        let wait = wait_ready(client, &url);
-        tokio::pin!(wait);
-        loop {
-            tokio::select! {
-                () = &mut wait => break,
-                () = tokio::time::sleep(Duration::from_millis(250)) => {
-                    if let Some(status) = self.child.try_wait().unwrap() {
-                        panic!("{} exited with {status} before it was ready", self.name);
-                    }
-                }
-            }
-        }
-        self
-    }
-
-    /// SIGTERM, as an orchestrator sends, then wait for a clean exit.
-    fn terminate(mut self) {
-        let pid = self.child.id().to_string();
-        assert!(Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success());
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                assert!(status.success(), "{} exited with {status}", self.name);
-                return;
-            }
-            assert!(Instant::now() < deadline, "{} did not stop", self.name);
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// Where everything of one test run lives: fresh names on the shared servers, a store directory.
@@ -182,6 +88,11 @@ impl Deployment {
             .env("SPEND_REWARD_STORE_TOKEN", &self.service_token);
     }
 
+    /// Starts `command` as `name`, its log in the logs directory (appended across restarts).
+    fn service(&self, name: &str, command: Command, port: u16) -> Service {
+        Service::start(name, command, port, self.logs.join(format!("{name}.log")))
+    }
+
     async fn start(&self, client: &reqwest::Client) -> Running {
         let port = free_port();
         let mut c = spend();
@@ -192,26 +103,23 @@ impl Deployment {
             "--data-dir",
         ])
         .arg(&self.store_dir);
-        let store = Service::start("store", c, port, &self.logs)
-            .ready(client)
-            .await;
+        let mut store = self.service("store", c, port);
+        store.wait_ready(client).await;
 
         let port = free_port();
         let mut c = spend();
         c.args(["campaignex", "--listen", &format!("127.0.0.1:{port}")]);
         self.etcd_args(&mut c);
-        let campaignex = Service::start("campaignex", c, port, &self.logs)
-            .ready(client)
-            .await;
+        let mut campaignex = self.service("campaignex", c, port);
+        campaignex.wait_ready(client).await;
 
         let port = free_port();
         let mut c = spend();
         c.args(["ingestor", "--listen", &format!("127.0.0.1:{port}")])
             .args(["--kafka-brokers", &self.brokers, "--topic", &self.topic])
             .args(["--partitions", "4"]);
-        let ingestor = Service::start("ingestor", c, port, &self.logs)
-            .ready(client)
-            .await;
+        let mut ingestor = self.service("ingestor", c, port);
+        ingestor.wait_ready(client).await;
 
         let mut rewarders = Vec::new();
         for name in ["rewarder-1", "rewarder-2"] {
@@ -223,26 +131,24 @@ impl Deployment {
                 .args(["--group", &self.group, "--partitions", "4"]);
             self.etcd_args(&mut c);
             self.remote_store_args(&mut c, &store);
-            rewarders.push(Service::start(name, c, port, &self.logs));
+            rewarders.push(self.service(name, c, port));
         }
 
         let port = free_port();
         let mut c = spend();
         c.args(["informer", "--listen", &format!("127.0.0.1:{port}")]);
         self.remote_store_args(&mut c, &store);
-        let informer = Service::start("informer", c, port, &self.logs)
-            .ready(client)
-            .await;
+        let mut informer = self.service("informer", c, port);
+        informer.wait_ready(client).await;
 
-        let mut ready = Vec::new();
-        for r in rewarders {
-            ready.push(r.ready(client).await);
+        for r in &mut rewarders {
+            r.wait_ready(client).await;
         }
         Running {
             store,
             campaignex,
             ingestor,
-            rewarders: ready,
+            rewarders,
             informer,
         }
     }
@@ -251,13 +157,13 @@ impl Deployment {
 impl Running {
     /// SIGTERM to each, clients before the store they use; each must exit cleanly.
     fn stop(self) {
-        self.ingestor.terminate();
+        self.ingestor.stop("TERM");
         for r in self.rewarders {
-            r.terminate();
+            r.stop("TERM");
         }
-        self.informer.terminate();
-        self.campaignex.terminate();
-        self.store.terminate();
+        self.informer.stop("TERM");
+        self.campaignex.stop("TERM");
+        self.store.stop("TERM");
     }
 }
 

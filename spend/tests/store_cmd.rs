@@ -2,12 +2,14 @@
 //! `service` tokens only, with health, readiness and a clean stop on SIGTERM; and `spend
 //! informer --reward-store-url` reading through it.
 
+mod e2e_support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::str::FromStr;
-use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, Utc};
+use e2e_support::{free_port, Service};
 use rust_decimal::Decimal;
 use spend_domain::eval::{Outcome, Reward};
 use spend_domain::{
@@ -21,104 +23,19 @@ use uuid::Uuid;
 
 const SECRET: &str = "store-cmd-test-secret-of-32-bytes-at-least";
 
-/// Every variable a command reads that the developer's shell might have set.
-const INHERITED: [&str; 8] = [
-    "SPEND_DATA_DIR",
-    "SPEND_STORE_LISTEN",
-    "SPEND_LISTEN",
-    "SPEND_JWT_SECRET",
-    "SPEND_JWT_PUBLIC_KEY",
-    "SPEND_JWT_PRIVATE_KEY",
-    "SPEND_REWARD_STORE_URL",
-    "SPEND_REWARD_STORE_TOKEN",
-];
-
 fn spend() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_spend"));
-    for var in INHERITED {
-        c.env_remove(var);
-    }
-    c.env("RUST_LOG", "info").stdin(Stdio::null());
+    let mut c = e2e_support::spend();
+    c.env("RUST_LOG", "info");
     c
 }
 
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
-
-/// A service process, killed on drop; its stderr goes to `log`.
-struct Process {
-    child: Child,
-    url: String,
-    log: PathBuf,
-}
-
-impl Process {
-    fn start(mut command: Command, port: u16, log: PathBuf) -> Process {
-        let file = std::fs::File::create(&log).unwrap();
-        let child = command.stdout(Stdio::null()).stderr(file).spawn().unwrap();
-        Process {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-            log,
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    async fn wait_ready(&mut self, http: &reqwest::Client) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                panic!("exited with {status} before it was ready:\n{}", self.log());
-            }
-            if let Ok(r) = http.get(format!("{}/readyz", self.url)).send().await {
-                if r.status().is_success() {
-                    return;
-                }
-            }
-            assert!(Instant::now() < deadline, "never ready:\n{}", self.log());
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    /// SIGTERM, then a clean exit.
-    fn terminate(mut self) {
-        let pid = self.child.id().to_string();
-        assert!(Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success());
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                assert!(status.success(), "exited with {status}:\n{}", self.log());
-                return;
-            }
-            assert!(Instant::now() < deadline, "did not stop:\n{}", self.log());
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_store(data: &Path, port: u16, log: PathBuf) -> Process {
+fn start_store(data: &Path, port: u16, log: PathBuf) -> Service {
     let mut c = spend();
     c.args(["store", "--listen", &format!("127.0.0.1:{port}")])
         .arg("--data-dir")
         .arg(data)
         .env("SPEND_JWT_SECRET", SECRET);
-    Process::start(c, port, log)
+    Service::start("spend store", c, port, log)
 }
 
 fn mint(role: Role) -> String {
@@ -253,12 +170,12 @@ async fn spend_store_serves_service_tokens_only() {
         .unwrap();
     assert!(failure(&out).contains("open in another store or process"));
 
-    store.terminate();
+    store.stop("TERM");
     // What was written is there after a restart.
     let mut store = start_store(&data, port, dir.path().join("store2.log"));
     store.wait_ready(&http).await;
     assert_eq!(client.get(o.id()).await.unwrap(), Some(o));
-    store.terminate();
+    store.stop("TERM");
 }
 
 #[test]
@@ -296,7 +213,12 @@ async fn the_informer_reads_through_spend_store() {
     .args(["--reward-store-url", &store.url])
     .env("SPEND_REWARD_STORE_TOKEN", service_token())
     .env("SPEND_JWT_SECRET", SECRET);
-    let mut informer = Process::start(c, informer_port, dir.path().join("informer.log"));
+    let mut informer = Service::start(
+        "spend informer",
+        c,
+        informer_port,
+        dir.path().join("informer.log"),
+    );
     informer.wait_ready(&http).await;
 
     let writer =
@@ -314,7 +236,7 @@ async fn the_informer_reads_through_spend_store() {
     assert_eq!(json["reward"], "2.00", "{json}");
 
     // The store gone: the informer says so on /readyz, and recovers when it is back.
-    store.terminate();
+    store.stop("TERM");
     let r = http
         .get(format!("{}/readyz", informer.url))
         .send()
@@ -329,8 +251,8 @@ async fn the_informer_reads_through_spend_store() {
     store.wait_ready(&http).await;
     informer.wait_ready(&http).await;
 
-    informer.terminate();
-    store.terminate();
+    informer.stop("TERM");
+    store.stop("TERM");
 }
 
 #[test]

@@ -1,28 +1,145 @@
-//! What the end-to-end tests (`spend dev`, and the distributed services) share: the example
-//! campaigns loaded through the campaign API, the example files uploaded through the ingest API,
-//! every id's outcome read back through `GET /v1/transactions/{id}` and compared with
-//! `expected.csv`, and the scans for full PANs.
+//! What the tests that run `spend` services as processes share: starting one (with none of the
+//! developer's `SPEND_*` variables), waiting for it, stopping it by signal; the example campaigns
+//! loaded through the campaign API, the example files uploaded through the ingest API, every
+//! id's outcome read back through `GET /v1/transactions/{id}` and compared with `expected.csv`;
+//! and the scans for full PANs.
 #![allow(dead_code, unreachable_pub)]
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 pub const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/spec/examples");
 
-/// Waits until `GET {url}/readyz` answers 200.
-pub async fn wait_ready(client: &reqwest::Client, url: &str) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(r) = client.get(format!("{url}/readyz")).send().await {
-            if r.status().is_success() {
+/// Variables a developer's shell might have set that would change what a service does.
+const INHERITED: [&str; 13] = [
+    "SPEND_DATA_DIR",
+    "SPEND_LISTEN",
+    "SPEND_PORT",
+    "SPEND_STORE_LISTEN",
+    "SPEND_REWARDER_LISTEN",
+    "SPEND_JWT_SECRET",
+    "SPEND_JWT_PUBLIC_KEY",
+    "SPEND_JWT_PRIVATE_KEY",
+    "SPEND_REWARD_STORE_URL",
+    "SPEND_REWARD_STORE_TOKEN",
+    "SPEND_CONFIG_DIR",
+    "SPEND_S3_ENDPOINT",
+    "SPEND_TOPIC",
+];
+
+/// The `spend` binary under test, without the developer's `SPEND_*` variables, stdin closed.
+pub fn spend() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_spend"));
+    for var in INHERITED {
+        c.env_remove(var);
+    }
+    c.stdin(Stdio::null());
+    c
+}
+
+/// A free loopback port (free when asked; the service takes it at once).
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// A service process listening on loopback; its stderr appended to `log`; killed on drop.
+pub struct Service {
+    name: String,
+    child: Child,
+    pub url: String,
+    log: PathBuf,
+}
+
+impl Service {
+    pub fn start(name: &str, mut command: Command, port: u16, log: PathBuf) -> Service {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .unwrap();
+        let child = command
+            .stdout(Stdio::null())
+            .stderr(file)
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {name}: {e}"));
+        Service {
+            name: name.to_owned(),
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            log,
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits until `GET /readyz` answers 200; fails, with the log, if the process exits first
+    /// or is not ready within 60 s.
+    pub async fn wait_ready(&mut self, client: &reqwest::Client) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!(
+                    "{} exited with {status} before it was ready:\n{}",
+                    self.name,
+                    self.log()
+                );
+            }
+            if let Ok(r) = client.get(format!("{}/readyz", self.url)).send().await {
+                if r.status().is_success() {
+                    return;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} never became ready:\n{}",
+                self.name,
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Sends `signal` (`"TERM"` as an orchestrator, `"INT"` as Ctrl-C) and waits for a clean exit.
+    pub fn stop(mut self, signal: &str) {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status()
+            .unwrap()
+            .success());
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                assert!(
+                    status.success(),
+                    "{} exited with {status}:\n{}",
+                    self.name,
+                    self.log()
+                );
                 return;
             }
+            assert!(
+                Instant::now() < deadline,
+                "{} did not stop:\n{}",
+                self.name,
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
         }
-        assert!(Instant::now() < deadline, "{url} never became ready");
-        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
