@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use rust_decimal::Decimal;
 
-use crate::eval::Outcome;
+use crate::eval::{Outcome, Reward};
 use crate::types::{Amount, CardId, CurrencyCode, RecordId, Transaction, TxKind, Unit};
 
 /// The stored outcome of an id, as far as once-only processing cares (REWARDS.md §4).
@@ -32,6 +32,20 @@ pub struct OriginalPurchase {
     pub unit: Unit,
     /// `S`: the sum of the magnitudes of its rewarded reversals so far.
     pub reversed: Decimal,
+}
+
+impl OriginalPurchase {
+    /// A purchase `tx` just rewarded with `reward`: nothing reversed yet.
+    pub fn rewarded(tx: &Transaction, reward: &Reward) -> Self {
+        OriginalPurchase {
+            card_id: tx.card_id,
+            reward: reward.reward,
+            amount: tx.amount,
+            currency: tx.currency,
+            unit: reward.unit,
+            reversed: Decimal::ZERO,
+        }
+    }
 }
 
 /// Lookups evaluation needs. Implementations answer from whatever they hold; they never guess.
@@ -116,17 +130,8 @@ impl MemoryLedger {
             }
             Outcome::Rewarded(r) => match tx.kind {
                 TxKind::Purchase => {
-                    self.shard_mut(&tx.id).insert(
-                        tx.id,
-                        Entry::Purchase(OriginalPurchase {
-                            card_id: tx.card_id,
-                            reward: r.reward,
-                            amount: tx.amount,
-                            currency: tx.currency,
-                            unit: r.unit,
-                            reversed: Decimal::ZERO,
-                        }),
-                    );
+                    self.shard_mut(&tx.id)
+                        .insert(tx.id, Entry::Purchase(OriginalPurchase::rewarded(tx, r)));
                 }
                 TxKind::Reversal { original_id } => {
                     self.shard_mut(&tx.id).insert(tx.id, Entry::Reversal);

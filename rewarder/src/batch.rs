@@ -8,9 +8,8 @@ use spend_domain::eval::{DeadLetterReason, Outcome};
 use spend_domain::rules::RuleSet;
 use spend_domain::Transaction;
 use spend_schemas::{codec, DeadLetterRecord, TransactionRecord};
-use spend_store::reward_store::{PrefetchedLedger, StoredOutcome};
+use spend_store::reward_store::{BatchLedger, Overlay, PrefetchedLedger, StoredOutcome};
 
-use crate::ledger::{LayeredLedger, Overlay};
 use crate::offsets::{Claim, Polled};
 
 /// The most bytes of an undecodable message a dead letter keeps. The message fitted on the
@@ -116,7 +115,7 @@ pub(crate) fn evaluate(
         mut records,
     } = decoded;
     let now_ms = now.timestamp_millis();
-    let mut ledger = LayeredLedger::new(prefetched, previous);
+    let mut ledger = BatchLedger::new(prefetched, previous);
     let mut outcomes = Vec::with_capacity(transactions.len());
     let mut dead_letters = Vec::new();
     let mut counts = Counts::default();

@@ -41,7 +41,6 @@ pub mod bench;
 pub mod consumer;
 mod dlq;
 mod error;
-mod ledger;
 mod metrics;
 mod offsets;
 pub mod replay;

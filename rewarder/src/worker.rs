@@ -10,14 +10,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use spend_store::reward_store::{PrefetchedLedger, RewardStore, RewardStoreError};
+use spend_store::reward_store::{Overlay, PrefetchedLedger, RewardStore, RewardStoreError};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::backoff::Backoff;
 use crate::batch::{decode, evaluate, Evaluated};
 use crate::error::{Result, RewarderError};
-use crate::ledger::Overlay;
 use crate::metrics::metrics;
 use crate::offsets::{Claim, OffsetBook, Polled};
 use crate::rules::LiveRules;

@@ -36,7 +36,7 @@ pub(crate) use codec::{
     decode_outcome, encode_outcome, encode_reference, peek_header, reference_key, Header,
 };
 pub use cursor::{Cursor, CursorError};
-pub use ledger::{BatchLedger, PrefetchedLedger};
+pub use ledger::{BatchLedger, Overlay, PrefetchedLedger};
 
 /// The most items one history page may hold (API.md: `limit` ≤ 1000).
 pub const MAX_PAGE: u32 = 1000;

@@ -27,8 +27,8 @@ use spend_domain::{
 use spend_store::remote::{RemoteOptions, RemoteRewardStore};
 use spend_store::reward_embedded::EmbeddedRewardStore;
 use spend_store::reward_store::{
-    Applied, Cursor, CursorError, DateRange, RewardStore, RewardStoreError, StoredOutcome,
-    StoredStatus, Summary,
+    Applied, BatchLedger, Cursor, CursorError, DateRange, RewardStore, RewardStoreError,
+    StoredOutcome, StoredStatus, Summary,
 };
 use spend_store::scylla::{ScyllaOptions, ScyllaRewardStore};
 use uuid::Uuid;
@@ -673,7 +673,8 @@ async fn prefetch_and_batch_ledger_agree_with_memory_ledger(store: Store) -> any
         // third of the batches is delivered twice, as after a crash before the offset commit.
         let deliveries = if batch_no % 3 == 1 { 2 } else { 1 };
         for _ in 0..deliveries {
-            let mut ledger = store.prefetch(&batch).await?.into_batch();
+            let prefetched = store.prefetch(&batch).await?;
+            let mut ledger = BatchLedger::new(&prefetched, None);
             let mut outcomes = Vec::new();
             for t in &batch {
                 let outcome = rules.evaluate(t, &ledger);

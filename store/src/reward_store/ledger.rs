@@ -1,9 +1,8 @@
-//! Evaluation's view of the store for one batch: the facts prefetched before it, and the outcomes
-//! decided during it.
+//! Evaluation's view of the store for one batch: the facts prefetched before it, what the
+//! previous batch decided (when batches are pipelined), and the outcomes decided during it.
 
 use std::collections::HashMap;
 
-use rust_decimal::Decimal;
 use spend_domain::eval::Outcome;
 use spend_domain::ledger::{Ledger, OriginalPurchase, Prior};
 use spend_domain::{CardId, RecordId, Transaction, TxKind};
@@ -35,11 +34,6 @@ impl PrefetchedLedger {
         self.originals.insert(id, original);
     }
 
-    /// Evaluates a batch in order on top of these facts.
-    pub fn into_batch(self) -> BatchLedger {
-        BatchLedger::new(self)
-    }
-
     /// Every id with a stored outcome, and what it was (the originals included, as rewarded), in
     /// no particular order.
     pub fn priors(&self) -> impl ExactSizeIterator<Item = (RecordId, Prior)> + '_ {
@@ -66,14 +60,11 @@ impl Ledger for PrefetchedLedger {
     }
 }
 
-/// A [`PrefetchedLedger`] with the outcomes decided so far in the batch laid over it, recorded
-/// exactly as [`spend_domain::ledger::MemoryLedger::record`] records them: a reversal later in
-/// the batch finds a purchase rewarded earlier in it, and sees the `S` earlier reversals in the
-/// batch added.
+/// What one batch decided, as evaluation of the next batch needs it: the prior of each of its
+/// ids, and each original its reversals claimed with its `S` after the batch.
 #[derive(Clone, Debug, Default)]
-pub struct BatchLedger {
-    base: PrefetchedLedger,
-    overlay: HashMap<RecordId, Entry>,
+pub struct Overlay {
+    entries: HashMap<RecordId, Entry>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -83,11 +74,47 @@ enum Entry {
     Purchase(OriginalPurchase),
 }
 
-impl BatchLedger {
-    pub fn new(base: PrefetchedLedger) -> Self {
-        Self {
+impl Overlay {
+    /// `Some(answer)` when this layer knows the id.
+    fn prior(&self, id: RecordId) -> Option<Option<Prior>> {
+        self.entries.get(&id).map(|e| match e {
+            Entry::DeadLetter => Some(Prior::DeadLetter),
+            Entry::Reversal | Entry::Purchase(_) => Some(Prior::Rewarded),
+        })
+    }
+
+    /// `Some(answer)` when this layer knows the id.
+    fn original(&self, card: CardId, id: RecordId) -> Option<Option<OriginalPurchase>> {
+        self.entries.get(&id).map(|e| match e {
+            Entry::Purchase(p) if p.card_id == card => Some(*p),
+            _ => None,
+        })
+    }
+}
+
+/// Evaluation's view of one batch: the store's [`PrefetchedLedger`] for it, under the previous
+/// batch's [`Overlay`] when batches are pipelined, under the outcomes decided so far in this
+/// batch — recorded exactly as [`spend_domain::ledger::MemoryLedger::record`] records them, so a
+/// reversal later in the batch finds a purchase rewarded earlier in it and sees the `S` earlier
+/// reversals added.
+///
+/// Pipelined, batch N+1's facts are read from the store only once batch N-1 is written, so the
+/// store may or may not hold batch N yet. Every fact batch N changed is in its overlay with its
+/// value after batch N, so whichever of the two states the store was in when read, the answer
+/// is the same.
+#[derive(Debug)]
+pub struct BatchLedger<'a> {
+    base: &'a PrefetchedLedger,
+    previous: Option<&'a Overlay>,
+    current: Overlay,
+}
+
+impl<'a> BatchLedger<'a> {
+    pub fn new(base: &'a PrefetchedLedger, previous: Option<&'a Overlay>) -> Self {
+        BatchLedger {
             base,
-            overlay: HashMap::new(),
+            previous,
+            current: Overlay::default(),
         }
     }
 
@@ -96,57 +123,255 @@ impl BatchLedger {
         match outcome {
             Outcome::Duplicate => {}
             Outcome::DeadLetter(_) => {
-                // Never over a reward (evaluation would have said duplicate); over an earlier
-                // dead letter it changes nothing evaluation can see.
+                // Over an earlier dead letter it changes nothing evaluation can see; over a
+                // reward it cannot happen (evaluation would have said duplicate).
                 if self.prior(tx.id).is_none() {
-                    self.overlay.insert(tx.id, Entry::DeadLetter);
+                    self.current.entries.insert(tx.id, Entry::DeadLetter);
                 }
             }
             Outcome::Rewarded(r) => match tx.kind {
                 TxKind::Purchase => {
-                    self.overlay.insert(
-                        tx.id,
-                        Entry::Purchase(OriginalPurchase {
-                            card_id: tx.card_id,
-                            reward: r.reward,
-                            amount: tx.amount,
-                            currency: tx.currency,
-                            unit: r.unit,
-                            reversed: Decimal::ZERO,
-                        }),
-                    );
+                    let purchase = OriginalPurchase::rewarded(tx, r);
+                    self.current
+                        .entries
+                        .insert(tx.id, Entry::Purchase(purchase));
                 }
                 TxKind::Reversal { original_id } => {
-                    self.overlay.insert(tx.id, Entry::Reversal);
-                    let original = match self.overlay.get(&original_id) {
-                        Some(Entry::Purchase(p)) => Some(*p),
-                        Some(_) => None,
-                        None => self.base.originals.get(&original_id).copied(),
-                    };
-                    if let Some(mut p) = original {
+                    self.current.entries.insert(tx.id, Entry::Reversal);
+                    // A rewarded reversal found its original among its own card's records.
+                    if let Some(mut p) = self.original(tx.card_id, original_id) {
                         p.reversed += r.reward.abs();
-                        self.overlay.insert(original_id, Entry::Purchase(p));
+                        self.current.entries.insert(original_id, Entry::Purchase(p));
                     }
                 }
             },
         }
     }
+
+    /// This batch's overlay, for evaluating the next batch.
+    pub fn into_overlay(self) -> Overlay {
+        self.current
+    }
 }
 
-impl Ledger for BatchLedger {
+impl Ledger for BatchLedger<'_> {
     fn prior(&self, id: RecordId) -> Option<Prior> {
-        match self.overlay.get(&id) {
-            Some(Entry::DeadLetter) => Some(Prior::DeadLetter),
-            Some(Entry::Reversal | Entry::Purchase(_)) => Some(Prior::Rewarded),
-            None => self.base.prior(id),
+        if let Some(p) = self.current.prior(id) {
+            return p;
         }
+        if let Some(p) = self.previous.and_then(|o| o.prior(id)) {
+            return p;
+        }
+        self.base.prior(id)
     }
 
     fn original(&self, card: CardId, id: RecordId) -> Option<OriginalPurchase> {
-        match self.overlay.get(&id) {
-            Some(Entry::Purchase(p)) if p.card_id == card => Some(*p),
-            Some(_) => None,
-            None => self.base.original(card, id),
+        if let Some(o) = self.current.original(card, id) {
+            return o;
+        }
+        if let Some(o) = self.previous.and_then(|o| o.original(card, id)) {
+            return o;
+        }
+        self.base.original(card, id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! A pipelined run — batches, each prefetched from a store that holds either every batch
+    //! before the previous one or also the previous one — decides exactly what one
+    //! `MemoryLedger` pass over the same records decides.
+
+    use std::collections::BTreeMap;
+
+    use rand::{Rng, SeedableRng};
+    use rust_decimal::Decimal;
+    use spend_domain::config::Config;
+    use spend_domain::ledger::MemoryLedger;
+    use spend_domain::rules::RuleSet;
+    use spend_domain::{Amount, CurrencyCode, MaskedPan, Mcc, ProgramId};
+    use uuid::Uuid;
+
+    use super::*;
+
+    /// The store's once-only rules, in memory.
+    #[derive(Default)]
+    struct Store {
+        outcomes: HashMap<RecordId, (Transaction, Outcome)>,
+        claims: BTreeMap<(RecordId, RecordId), Decimal>,
+    }
+
+    impl Store {
+        fn apply(&mut self, batch: &[(Transaction, Outcome)]) {
+            for (tx, outcome) in batch {
+                if matches!(outcome, Outcome::Duplicate) {
+                    continue;
+                }
+                if matches!(self.outcomes.get(&tx.id), Some((_, Outcome::Rewarded(_)))) {
+                    continue;
+                }
+                self.outcomes.insert(tx.id, (tx.clone(), outcome.clone()));
+                if let (Outcome::Rewarded(r), TxKind::Reversal { original_id }) = (outcome, tx.kind)
+                {
+                    self.claims.insert((original_id, tx.id), r.reward.abs());
+                }
+            }
+        }
+
+        fn prefetch(&self, txs: &[Transaction]) -> PrefetchedLedger {
+            let mut ledger = PrefetchedLedger::new();
+            for tx in txs {
+                match self.outcomes.get(&tx.id) {
+                    Some((_, Outcome::Rewarded(_))) => ledger.insert_prior(tx.id, Prior::Rewarded),
+                    Some(_) => ledger.insert_prior(tx.id, Prior::DeadLetter),
+                    None => {}
+                }
+                let Some(original_id) = tx.kind.original_id() else {
+                    continue;
+                };
+                if let Some((otx, Outcome::Rewarded(r))) = self.outcomes.get(&original_id) {
+                    if otx.kind != TxKind::Purchase {
+                        continue;
+                    }
+                    let reversed = self
+                        .claims
+                        .range((original_id, RecordId(Uuid::nil()))..)
+                        .take_while(|((o, _), _)| *o == original_id)
+                        .map(|(_, m)| *m)
+                        .sum();
+                    ledger.insert_original(
+                        original_id,
+                        OriginalPurchase {
+                            card_id: otx.card_id,
+                            reward: r.reward,
+                            amount: otx.amount,
+                            currency: otx.currency,
+                            unit: r.unit,
+                            reversed,
+                        },
+                    );
+                }
+            }
+            ledger
+        }
+    }
+
+    fn rules() -> RuleSet {
+        let config = Config::from_json(
+            &serde_json::json!({
+                "programs": [{"id": "p", "name": "P", "unit": "points"}],
+                "campaigns": [{"name": "C", "program": "p", "kind": "base", "priority": 0,
+                               "conditions": [], "rate": "3"}]
+            }),
+            &mut Uuid::new_v4,
+        )
+        .unwrap();
+        RuleSet::compile(&config, 1).unwrap()
+    }
+
+    /// Purchases, reversals (of earlier purchases, of later ones, of unknown ids), exact
+    /// re-sends and records of an unknown program, on a few cards.
+    fn records(rng: &mut rand::rngs::StdRng, n: usize) -> Vec<Transaction> {
+        let cards: Vec<CardId> = (0..4).map(|_| CardId(Uuid::new_v4())).collect();
+        let mut out: Vec<Transaction> = Vec::new();
+        let mut future_ids: Vec<RecordId> = Vec::new();
+        for i in 0..n {
+            let card = cards[rng.gen_range(0..cards.len())];
+            let roll = rng.gen_range(0..100);
+            if roll < 8 && !out.is_empty() {
+                let copy = out[rng.gen_range(0..out.len())].clone();
+                out.push(copy);
+                continue;
+            }
+            let (id, kind) = match roll {
+                8..20 if !future_ids.is_empty() => (future_ids.swap_remove(0), TxKind::Purchase),
+                20..30 => {
+                    let original_id = RecordId(Uuid::new_v4());
+                    future_ids.push(original_id);
+                    (RecordId(Uuid::new_v4()), TxKind::Reversal { original_id })
+                }
+                30..60 => {
+                    let purchases: Vec<RecordId> = out
+                        .iter()
+                        .filter(|t| t.kind == TxKind::Purchase && t.card_id == card)
+                        .map(|t| t.id)
+                        .collect();
+                    let kind = match purchases.get(rng.gen_range(0..purchases.len().max(1))) {
+                        Some(&original_id) => TxKind::Reversal { original_id },
+                        None => TxKind::Purchase,
+                    };
+                    (RecordId(Uuid::new_v4()), kind)
+                }
+                _ => (RecordId(Uuid::new_v4()), TxKind::Purchase),
+            };
+            let program = if roll % 17 == 0 { "unknown" } else { "p" };
+            out.push(Transaction {
+                id,
+                transaction_id: format!("t{i}"),
+                merchant: "M".into(),
+                mcc: Mcc::new(5999).unwrap(),
+                currency: CurrencyCode::parse("SGD").unwrap(),
+                amount: Amount::new(Decimal::new(rng.gen_range(1..20_000), 2)).unwrap(),
+                transaction_date: chrono::NaiveDate::from_ymd_opt(2024, 5, 1).unwrap(),
+                card_id: card,
+                card_pan: MaskedPan::mask("4111111111111111").unwrap(),
+                card_type: ProgramId::parse(program).unwrap(),
+                kind,
+            });
+        }
+        out
+    }
+
+    #[test]
+    fn pipelined_batches_decide_what_one_pass_decides() {
+        let rules = rules();
+        for seed in 0..40u64 {
+            let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+            let txs = records(&mut rng, 300);
+
+            let mut memory = MemoryLedger::new();
+            let expected: Vec<Outcome> = txs
+                .iter()
+                .map(|tx| {
+                    let o = rules.evaluate(tx, &memory);
+                    memory.record(tx, &o);
+                    o
+                })
+                .collect();
+
+            let mut store = Store::default();
+            let mut got = Vec::new();
+            let mut previous: Option<(Overlay, Vec<(Transaction, Outcome)>)> = None;
+            let mut rest = &txs[..];
+            while !rest.is_empty() {
+                let n = rng.gen_range(1..=rest.len().min(25));
+                let (batch, tail) = rest.split_at(n);
+                rest = tail;
+                // The previous batch may or may not have reached the store yet.
+                let landed = rng.gen_bool(0.5);
+                if landed {
+                    if let Some((_, written)) = &previous {
+                        store.apply(written);
+                    }
+                }
+                let prefetched = store.prefetch(batch);
+                let mut ledger = BatchLedger::new(&prefetched, previous.as_ref().map(|p| &p.0));
+                let mut decided = Vec::new();
+                for tx in batch {
+                    let o = rules.evaluate(tx, &ledger);
+                    ledger.record(tx, &o);
+                    got.push(o.clone());
+                    decided.push((tx.clone(), o));
+                }
+                let overlay = ledger.into_overlay();
+                if !landed {
+                    if let Some((_, written)) = &previous {
+                        store.apply(written);
+                    }
+                }
+                previous = Some((overlay, decided));
+            }
+            assert_eq!(got, expected, "seed {seed}");
         }
     }
 }
