@@ -51,7 +51,7 @@ pub(crate) struct TopicArgs {
 
 /// Where the configuration is read: etcd, or with `--config-dir` the embedded store.
 #[derive(clap::Args, Debug, Clone)]
-pub(crate) struct EtcdArgs {
+pub(crate) struct ConfigStoreArgs {
     /// etcd endpoints, comma-separated.
     #[arg(
         long = "etcd-endpoints",
@@ -72,7 +72,7 @@ pub(crate) struct EtcdArgs {
     config_dir: Option<PathBuf>,
 }
 
-impl EtcdArgs {
+impl ConfigStoreArgs {
     pub(crate) async fn store(&self) -> anyhow::Result<Arc<dyn ConfigStore>> {
         if let Some(dir) = &self.config_dir {
             let store = EmbeddedConfigStore::open(dir)
@@ -90,7 +90,7 @@ impl EtcdArgs {
 /// process alone; or with `--reward-store-url` the embedded store `spend store` serves, which
 /// several processes share.
 #[derive(clap::Args, Debug, Clone)]
-pub(crate) struct ScyllaArgs {
+pub(crate) struct RewardStoreArgs {
     /// ScyllaDB (or Cassandra) nodes, `host:port`, comma-separated.
     #[arg(
         long = "scylla-nodes",
@@ -162,7 +162,7 @@ impl std::fmt::Debug for Token {
     }
 }
 
-impl ScyllaArgs {
+impl RewardStoreArgs {
     pub(crate) async fn store(&self) -> anyhow::Result<Arc<dyn RewardStore>> {
         if let Some(url) = &self.reward_store_url {
             anyhow::ensure!(
@@ -259,9 +259,9 @@ pub(crate) struct RewarderArgs {
     #[command(flatten)]
     batch: BatchArgs,
     #[command(flatten)]
-    etcd: EtcdArgs,
+    config_store: ConfigStoreArgs,
     #[command(flatten)]
-    scylla: ScyllaArgs,
+    reward_store: RewardStoreArgs,
 }
 
 /// Readiness: the reward store answers and a rule set is in force. (etcd being down does not
@@ -301,8 +301,8 @@ pub(crate) fn rewarder(args: RewarderArgs) -> anyhow::Result<()> {
     runtime.block_on(async move {
         let config = rewarder_config(&args.kafka, &args.topics, &args.batch);
         let deps = RewarderDeps {
-            config_store: args.etcd.store().await?,
-            reward_store: args.scylla.store().await?,
+            config_store: args.config_store.store().await?,
+            reward_store: args.reward_store.store().await?,
             stats: Stats::default(),
         };
         let shutdown = CancellationToken::new();

@@ -11,7 +11,7 @@ use spend_informer::{InformerConfig, InformerDeps};
 use spend_runtime::jwt::AuthArgs;
 use tokio_util::sync::CancellationToken;
 
-use crate::rewarder_cmds::{EtcdArgs, ScyllaArgs};
+use crate::rewarder_cmds::{ConfigStoreArgs, RewardStoreArgs};
 use crate::telemetry;
 
 /// `spend informer`: the rewards read API.
@@ -21,7 +21,7 @@ pub(crate) struct InformerArgs {
     #[arg(long, env = "SPEND_LISTEN", default_value = "0.0.0.0:8080")]
     listen: SocketAddr,
     #[command(flatten)]
-    store: ScyllaArgs,
+    store: RewardStoreArgs,
     #[command(flatten)]
     auth: AuthArgs,
 }
@@ -33,7 +33,7 @@ pub(crate) struct CampaignexArgs {
     #[arg(long, env = "SPEND_LISTEN", default_value = "0.0.0.0:8080")]
     listen: SocketAddr,
     #[command(flatten)]
-    store: EtcdArgs,
+    store: ConfigStoreArgs,
     #[command(flatten)]
     auth: AuthArgs,
 }
