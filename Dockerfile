@@ -18,9 +18,10 @@ FROM ${RUST_IMAGE} AS builder
 
 # protoc and the well-known .proto files: etcd-client's build script runs protoc. librdkafka is
 # bundled by rdkafka-sys and built with its own configure script (make and a C compiler, which
-# the rust image has); it links zlib from the system.
+# the rust image has); it links zlib and OpenSSL (TLS, SASL SCRAM for Kafka; TLS for ScyllaDB)
+# from the system: libssl-dev.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends protobuf-compiler libprotobuf-dev \
+    && apt-get install -y --no-install-recommends protobuf-compiler libprotobuf-dev libssl-dev \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src
@@ -38,10 +39,11 @@ RUN --mount=type=cache,id=spend-cargo-registry,target=/usr/local/cargo/registry,
 # ---------------------------------------------------------------------------------------------
 FROM ${RUNTIME_IMAGE} AS runtime
 
-# ca-certificates: for S3 or Kafka endpoints behind TLS-terminating proxies and future TLS
-# features; the binary itself needs only libc, libgcc_s, libm and zlib, all in the base image.
+# ca-certificates: the system trust store, for Kafka, ScyllaDB and S3 over TLS without a CA file
+# of their own; libssl3: OpenSSL, which librdkafka and the ScyllaDB driver link. Otherwise the
+# binary needs only libc, libgcc_s, libm and zlib, all in the base image.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates \
+    && apt-get install -y --no-install-recommends ca-certificates libssl3 \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 spend \
     && useradd --system --uid 10001 --gid spend --home-dir /var/lib/spend --create-home \

@@ -51,10 +51,10 @@ COMPOSE_SERIES="1.29."
 
 # name | values file ("" for the defaults) | objects expected (KIND=COUNT) and other expectations
 VARIANTS=(
-  "default||Deployment=4 Service=4 ConfigMap=1 Secret=1 ServiceAccount=1 PodDisruptionBudget=1 ScaledObject=0 HorizontalPodAutoscaler=0 Ingress=0 replicas:rewarder=3"
+  "default||Deployment=4 Service=4 ConfigMap=1 Secret=1 ServiceAccount=1 PodDisruptionBudget=1 ScaledObject=0 HorizontalPodAutoscaler=0 Ingress=0 Job=1 replicas:rewarder=3"
   "keda|$CHART/ci/keda-values.yaml|Deployment=4 Secret=0 ScaledObject=1 HorizontalPodAutoscaler=0 PodDisruptionBudget=1 replicas:rewarder=none env:rewarder=SPEND_KAFKA_SASL_PASSWORD"
   "hpa|$CHART/ci/hpa-values.yaml|Deployment=4 HorizontalPodAutoscaler=1 ScaledObject=0 PodDisruptionBudget=2 replicas:rewarder=none"
-  "scylla|$CHART/ci/scylla-values.yaml|Deployment=4 PodDisruptionBudget=2 env:rewarder=SPEND_SCYLLA_INSTALL_SCHEMA env:ingestor=SPEND_S3_SECRET_ACCESS_KEY replicas:informer=4"
+  "scylla|$CHART/ci/scylla-values.yaml|Deployment=4 PodDisruptionBudget=2 Job=1 env:rewarder=SPEND_SCYLLA_PASSWORD env:informer=SPEND_SCYLLA_PASSWORD env:rewarder=SPEND_KAFKA_SASL_PASSWORD env:ingestor=SPEND_S3_SECRET_ACCESS_KEY replicas:informer=4"
   "ingress|$CHART/ci/ingress-values.yaml|Deployment=3 Service=3 Ingress=1 ServiceAccount=0 env:informer=SPEND_JWT_PUBLIC_KEY"
 )
 
@@ -66,6 +66,9 @@ MUST_FAIL=(
   "a short jwt secret|--set jwt.secret=short"
   "RS256 without a key|--set jwt.algorithm=RS256"
   "an unknown log format|--set log.format=xml"
+  "several ScyllaDB data centers without a local one|--set scylla.dataCenters=2"
+  "a ScyllaDB user without a password|--set scylla.auth.username=spend"
+  "a keyspace name the store refuses|--set scylla.keyspace=Spend"
   "an ingress with no HTTP service|--set ingress.enabled=true --set ingestor.enabled=false --set informer.enabled=false --set campaignex.enabled=false"
 )
 

@@ -38,7 +38,9 @@ pub struct KafkaArgs {
         value_name = "ID"
     )]
     pub client_id: Option<String>,
-    /// `security.protocol`: `plaintext`, `ssl`, `sasl_plaintext` or `sasl_ssl`.
+    /// `security.protocol`: `plaintext`, `ssl`, `sasl_plaintext` or `sasl_ssl`. librdkafka is
+    /// built with OpenSSL (`rdkafka` feature `ssl`), so all four work; `tests/kafka_tls.rs`
+    /// checks a verified TLS session.
     #[arg(
         long = "kafka-security-protocol",
         env = "SPEND_KAFKA_SECURITY_PROTOCOL",
@@ -46,7 +48,7 @@ pub struct KafkaArgs {
         value_name = "PROTOCOL"
     )]
     pub security_protocol: String,
-    /// `sasl.mechanism`, e.g. `PLAIN` or `SCRAM-SHA-512`.
+    /// `sasl.mechanism`: `PLAIN`, `SCRAM-SHA-256` or `SCRAM-SHA-512` (`GSSAPI` is not built in).
     #[arg(
         long = "kafka-sasl-mechanism",
         env = "SPEND_KAFKA_SASL_MECHANISM",

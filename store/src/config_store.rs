@@ -1,4 +1,5 @@
-//! The configuration store contract: programs, campaigns, exclusions and FX rates as JSON objects,
+//! The configuration store contract: programs, campaigns, exclusions, FX rates and missions as JSON
+//! objects,
 //! one key per object, with a global revision (etcd's, or the embedded store's own counter).
 //!
 //! Objects are stored as validated JSON (`spend-domain` validates before anything is written);
@@ -9,21 +10,24 @@ use std::fmt;
 use futures::stream::BoxStream;
 use serde_json::Value;
 
-/// The four kinds of configuration object, named as the API's paths name them.
+/// The five kinds of configuration object, named as the API's paths name them.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
 pub enum Resource {
     Program,
     Campaign,
     Exclusion,
     FxRate,
+    /// "Spend X within Y days, win Z" (docs/missions.md).
+    Mission,
 }
 
 impl Resource {
-    pub const ALL: [Resource; 4] = [
+    pub const ALL: [Resource; 5] = [
         Resource::Program,
         Resource::FxRate,
         Resource::Campaign,
         Resource::Exclusion,
+        Resource::Mission,
     ];
 
     /// `programs`, `campaigns`, `exclusions`, `fx-rates`: the API path segment and the key segment.
@@ -33,6 +37,7 @@ impl Resource {
             Resource::Campaign => "campaigns",
             Resource::Exclusion => "exclusions",
             Resource::FxRate => "fx-rates",
+            Resource::Mission => "missions",
         }
     }
 
@@ -166,6 +171,9 @@ pub fn objects_of(config: &spend_domain::config::Config) -> Vec<(Resource, Strin
     }
     for x in &config.exclusions {
         objects.push((Resource::Exclusion, x.key(), x.to_json()));
+    }
+    for m in &config.missions {
+        objects.push((Resource::Mission, m.key(), m.to_json()));
     }
     objects
 }

@@ -347,7 +347,7 @@ fn header_revision(resp: &TxnResponse) -> i64 {
 }
 
 /// The resources in the order of their keys, which is the order etcd reports deletions in.
-fn resources_in_key_order() -> [Resource; 4] {
+fn resources_in_key_order() -> [Resource; 5] {
     let mut all = Resource::ALL;
     all.sort_by_key(|r| r.as_str());
     all

@@ -4,9 +4,14 @@
 //! - remote: an embedded store served by `remote::router` on a loopback port, reached through
 //!   `RemoteRewardStore` over real HTTP: always;
 //! - ScyllaDB: when `SPEND_TEST_SCYLLA` names a node (`host:port`, several comma-separated), each
-//!   test in a fresh keyspace created from `schemas/rewards.cql` and dropped afterwards. No CQL
-//!   server can be installed on the development and CI machines, so there these tests report
-//!   that they were skipped (on the real stderr, past the harness's capture) and pass.
+//!   test in a fresh keyspace created from `schemas/rewards.cql` and dropped afterwards
+//!   (`scripts/test-scylla.sh` starts a node in Docker and runs the suite on it). No CQL server
+//!   can be installed on the development and CI machines, so there these tests report that they
+//!   were skipped (on the real stderr, past the harness's capture) and pass — unless
+//!   `SPEND_TEST_SCYLLA_REQUIRED=1`, which makes a missing node a failure.
+//!
+//! Scenarios with two writers, or a writer that crashes midway, are in `races` and run on every
+//! backend too; ScyllaDB's schema installation has its own tests at the end.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
@@ -14,6 +19,7 @@ use std::str::FromStr;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Once};
 
+use ::scylla::client::session::Session;
 use anyhow::{ensure, Context};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use rust_decimal::Decimal;
@@ -30,8 +36,11 @@ use spend_store::reward_store::{
     Applied, BatchLedger, Cursor, CursorError, DateRange, RewardStore, RewardStoreError,
     StoredOutcome, StoredStatus, Summary,
 };
-use spend_store::scylla::{ScyllaOptions, ScyllaRewardStore};
+use spend_store::scylla::{ScyllaOptions, ScyllaRewardStore, SetupError};
 use uuid::Uuid;
+
+#[path = "reward_scenarios/races.rs"]
+mod races;
 
 type Store = Arc<dyn RewardStore>;
 
@@ -47,6 +56,7 @@ fn embedded() -> anyhow::Result<(tempfile::TempDir, Store)> {
 /// An embedded store served over HTTP on a loopback port, until [`Served::stop`].
 struct Served {
     _dir: tempfile::TempDir,
+    url: String,
     client: Store,
     shutdown: tokio_util::sync::CancellationToken,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
@@ -58,6 +68,12 @@ impl Served {
     async fn stop(self) {
         self.shutdown.cancel();
         let _ = self.server.await;
+    }
+
+    /// Another client of the same server: a second writer.
+    fn second_client(&self) -> anyhow::Result<Store> {
+        let client = RemoteRewardStore::new(&self.url, "test-token", RemoteOptions::default())?;
+        Ok(Arc::new(client))
     }
 }
 
@@ -77,6 +93,7 @@ async fn remote() -> anyhow::Result<Served> {
     let client = RemoteRewardStore::new(&url, "test-token", RemoteOptions::default())?;
     Ok(Served {
         _dir: dir,
+        url,
         client: Arc::new(client),
         shutdown,
         server,
@@ -86,9 +103,14 @@ async fn remote() -> anyhow::Result<Served> {
 static SKIP_NOTICE: Once = Once::new();
 static KEYSPACES: AtomicU32 = AtomicU32::new(0);
 
-/// A store in a fresh keyspace of the node `SPEND_TEST_SCYLLA` names, or `None` (after saying so).
-async fn scylla() -> anyhow::Result<Option<ScyllaRewardStore>> {
+/// The nodes `SPEND_TEST_SCYLLA` names, or `None` (after saying so); an error when
+/// `SPEND_TEST_SCYLLA_REQUIRED=1` and there are none.
+fn scylla_nodes() -> anyhow::Result<Option<Vec<String>>> {
     let Ok(nodes) = std::env::var("SPEND_TEST_SCYLLA") else {
+        ensure!(
+            std::env::var("SPEND_TEST_SCYLLA_REQUIRED").as_deref() != Ok("1"),
+            "SPEND_TEST_SCYLLA_REQUIRED=1 but SPEND_TEST_SCYLLA names no node"
+        );
         SKIP_NOTICE.call_once(|| {
             // Straight to stderr: the harness captures `eprintln!` of passing tests.
             let _ = std::io::stderr().write_all(
@@ -98,23 +120,54 @@ async fn scylla() -> anyhow::Result<Option<ScyllaRewardStore>> {
         });
         return Ok(None);
     };
-    let keyspace = format!(
+    Ok(Some(
+        nodes.split(',').map(|n| n.trim().to_owned()).collect(),
+    ))
+}
+
+/// A fresh keyspace name for one test.
+fn test_keyspace() -> String {
+    format!(
         "spend_test_{}_{}_{}",
         std::process::id(),
         KEYSPACES.fetch_add(1, Ordering::Relaxed),
         Uuid::new_v4().simple().to_string().get(..8).unwrap_or("x")
-    );
+    )
+}
+
+/// A session on the test nodes, set up as the store sets its own up.
+async fn scylla_session(nodes: &[String], keyspace: &str) -> anyhow::Result<Session> {
     let options = ScyllaOptions {
-        nodes: nodes.split(',').map(|n| n.trim().to_owned()).collect(),
-        keyspace: keyspace.clone(),
+        nodes: nodes.to_vec(),
+        keyspace: keyspace.to_owned(),
         ..ScyllaOptions::default()
     };
-    let session = spend_store::scylla::connect_session(&options)
+    spend_store::scylla::connect_session(&options)
         .await
-        .with_context(|| format!("connect to SPEND_TEST_SCYLLA={nodes}"))?;
+        .with_context(|| format!("connect to SPEND_TEST_SCYLLA={nodes:?}"))
+}
+
+/// A store in a fresh keyspace of the node `SPEND_TEST_SCYLLA` names, or `None` (after saying so).
+async fn scylla() -> anyhow::Result<Option<ScyllaRewardStore>> {
+    let Some(nodes) = scylla_nodes()? else {
+        return Ok(None);
+    };
+    let keyspace = test_keyspace();
+    let session = scylla_session(&nodes, &keyspace).await?;
     ScyllaRewardStore::install_schema(&session, &keyspace, 1).await?;
     let store = ScyllaRewardStore::with_session(Arc::new(session), &keyspace, 64).await?;
     Ok(Some(store))
+}
+
+/// Two stores with their own sessions on one fresh keyspace (two rewarders), or `None`.
+async fn scylla_pair() -> anyhow::Result<Option<(races::Pair, ScyllaRewardStore)>> {
+    let Some(a) = scylla().await? else {
+        return Ok(None);
+    };
+    let nodes = scylla_nodes()?.context("nodes")?;
+    let session = scylla_session(&nodes, a.keyspace()).await?;
+    let b = ScyllaRewardStore::with_session(Arc::new(session), a.keyspace(), 64).await?;
+    Ok(Some((races::Pair::scylla(a.clone(), b), a)))
 }
 
 async fn drop_keyspace(store: &ScyllaRewardStore) {
@@ -161,6 +214,56 @@ macro_rules! scenarios {
     };
 }
 
+/// Each two-writer scenario as an embedded test, a remote test and a ScyllaDB test.
+macro_rules! pair_scenarios {
+    ($($name:ident),* $(,)?) => {
+        mod embedded_pair {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() -> anyhow::Result<()> {
+                    let (_dir, store) = super::embedded()?;
+                    let pair = super::races::Pair::atomic(store.clone(), store);
+                    super::races::$name(pair).await
+                }
+            )*
+        }
+        mod remote_pair {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() -> anyhow::Result<()> {
+                    let served = super::remote().await?;
+                    let pair = super::races::Pair::atomic(
+                        served.client.clone(),
+                        served.second_client()?,
+                    );
+                    let result = super::races::$name(pair).await;
+                    served.stop().await;
+                    result
+                }
+            )*
+        }
+        mod scylla_pair {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() -> anyhow::Result<()> {
+                    let Some((pair, store)) = super::scylla_pair().await? else {
+                        return Ok(());
+                    };
+                    let result = super::races::$name(pair).await;
+                    super::drop_keyspace(&store).await;
+                    result
+                }
+            )*
+        }
+    };
+}
+
+pair_scenarios!(
+    racing_rewards_leave_one_winner_and_only_its_rows,
+    racing_a_reward_and_a_dead_letter_keeps_the_reward_whole,
+    a_crash_between_decision_and_derived_rows_is_repaired,
+);
+
 scenarios!(
     first_reward_is_final,
     dead_letter_is_replaced,
@@ -170,6 +273,7 @@ scenarios!(
     date_filters_at_month_edges,
     cursors_of_other_cards_and_forgeries_are_refused,
     summary_totals_are_exact_per_unit,
+    ties_of_every_uuid_version_order_by_id_bytes,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -977,6 +1081,109 @@ async fn summary_totals_are_exact_per_unit(store: Store) -> anyhow::Result<()> {
     assert_eq!(
         store.summary(card(&mut rng), DateRange::ALL).await?,
         Summary::default()
+    );
+    Ok(())
+}
+
+/// Ties on one date are ordered by the id's bytes, descending, whatever the UUID version (a CQL
+/// `uuid` column would order version-1 ids by their time, unlike the embedded store).
+async fn ties_of_every_uuid_version_order_by_id_bytes(store: Store) -> anyhow::Result<()> {
+    let mut rng = Rng(12);
+    let c = card(&mut rng);
+    let on = date(2024, 8, 8);
+    let mut expected = Vec::new();
+    for i in 0..60u64 {
+        let mut t = tx(&mut rng, c, on, "1.00", TxKind::Purchase);
+        let bytes = (u128::from(rng.next()) << 64 | u128::from(rng.next())).to_be_bytes();
+        t.id = RecordId(match i % 4 {
+            // Version 1: a timestamp whose low bits do not follow the bytes' order.
+            0 => uuid::Builder::from_gregorian_timestamp(
+                rng.next() >> 4,
+                (i % 7) as u16,
+                &[1, 2, 3, 4, 5, 6],
+            )
+            .into_uuid(),
+            1 => uuid::Builder::from_unix_timestamp_millis(rng.next() >> 20, &[7; 10]).into_uuid(),
+            2 => uuid::Builder::from_random_bytes(bytes).into_uuid(),
+            _ => Uuid::from_u128(u128::from_be_bytes(bytes)),
+        });
+        let o = stored(&t, &reward("1.00", Unit::Points));
+        expected.push(o);
+    }
+    store.apply(expected.clone()).await?;
+    history_order(&mut expected);
+    for limit in [1, 7, 100] {
+        let got = all_history(&store, c, DateRange::ALL, limit).await?;
+        ensure!(
+            got == expected,
+            "limit {limit}: ties are not in descending byte order of their ids"
+        );
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// ScyllaDB only: installing the schema
+
+/// Installing the schema twice is harmless, and the store works on what it left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scylla_schema_installs_twice() -> anyhow::Result<()> {
+    let Some(nodes) = scylla_nodes()? else {
+        return Ok(());
+    };
+    let keyspace = test_keyspace();
+    let session = Arc::new(scylla_session(&nodes, &keyspace).await?);
+    let result = async {
+        spend_store::scylla::install_schema(&session, &keyspace, 1).await?;
+        spend_store::scylla::install_schema(&session, &keyspace, 1).await?;
+        let store = ScyllaRewardStore::with_session(session.clone(), &keyspace, 8).await?;
+        first_reward_is_final(Arc::new(store)).await
+    }
+    .await;
+    let _ = session
+        .query_unpaged(format!("DROP KEYSPACE IF EXISTS {keyspace}"), ())
+        .await;
+    result
+}
+
+/// A keyspace that already exists with tablets is a clear fatal error, from the installer and
+/// from the store, never a store whose every write fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scylla_refuses_an_existing_tablets_keyspace() -> anyhow::Result<()> {
+    let Some(nodes) = scylla_nodes()? else {
+        return Ok(());
+    };
+    let keyspace = test_keyspace();
+    let session = Arc::new(scylla_session(&nodes, &keyspace).await?);
+    let create = format!(
+        "CREATE KEYSPACE {keyspace} WITH replication = {{'class': 'NetworkTopologyStrategy', \
+         'replication_factor': 1}} AND tablets = {{'enabled': true}}"
+    );
+    if let Err(e) = session.query_unpaged(create, ()).await {
+        // A server without tablets (Cassandra, older ScyllaDB) cannot make one: nothing to refuse.
+        let _ = std::io::stderr().write_all(
+            format!("scylla_refuses_an_existing_tablets_keyspace: skipped: {e}\n").as_bytes(),
+        );
+        return Ok(());
+    }
+    let installed = spend_store::scylla::install_schema(&session, &keyspace, 1).await;
+    let opened = ScyllaRewardStore::with_session(session.clone(), &keyspace, 8).await;
+    let _ = session
+        .query_unpaged(format!("DROP KEYSPACE IF EXISTS {keyspace}"), ())
+        .await;
+    ensure!(
+        matches!(&installed, Err(SetupError::Tablets { keyspace: k }) if *k == keyspace),
+        "install_schema on a tablets keyspace: {installed:?}"
+    );
+    let message = installed.err().map(|e| e.to_string()).unwrap_or_default();
+    ensure!(
+        message.contains("tablets = {'enabled': false}"),
+        "{message}"
+    );
+    ensure!(
+        matches!(opened, Err(SetupError::Tablets { .. })),
+        "a store on a tablets keyspace: {:?}",
+        opened.err()
     );
     Ok(())
 }

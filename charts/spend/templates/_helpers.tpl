@@ -75,6 +75,57 @@ app.kubernetes.io/component: {{ .component }}
 /etc/spend/jwt/public.pem
 {{- end }}
 
+{{/* Where the CA files of the backends are mounted (from kafka.tls.caSecret, scylla.tls.caSecret). */}}
+{{- define "spend.kafkaCaDir" -}}
+/etc/spend/kafka-ca
+{{- end }}
+{{- define "spend.scyllaCaDir" -}}
+/etc/spend/scylla-ca
+{{- end }}
+
+{{/* The CA volumes and mounts a pod needs: pass (dict "root" $ "kafka" BOOL "scylla" BOOL). */}}
+{{- define "spend.caMounts" -}}
+{{- if and .kafka .root.Values.kafka.tls.caSecret }}
+- name: kafka-ca
+  mountPath: {{ include "spend.kafkaCaDir" .root }}
+  readOnly: true
+{{- end }}
+{{- if and .scylla .root.Values.scylla.tls.enabled .root.Values.scylla.tls.caSecret }}
+- name: scylla-ca
+  mountPath: {{ include "spend.scyllaCaDir" .root }}
+  readOnly: true
+{{- end }}
+{{- end }}
+{{- define "spend.caVolumes" -}}
+{{- if and .kafka .root.Values.kafka.tls.caSecret }}
+- name: kafka-ca
+  secret:
+    secretName: {{ .root.Values.kafka.tls.caSecret }}
+    items:
+      - key: {{ .root.Values.kafka.tls.caKey }}
+        path: {{ .root.Values.kafka.tls.caKey }}
+{{- end }}
+{{- if and .scylla .root.Values.scylla.tls.enabled .root.Values.scylla.tls.caSecret }}
+- name: scylla-ca
+  secret:
+    secretName: {{ .root.Values.scylla.tls.caSecret }}
+    items:
+      - key: {{ .root.Values.scylla.tls.caKey }}
+        path: {{ .root.Values.scylla.tls.caKey }}
+{{- end }}
+{{- end }}
+
+{{/* SPEND_SCYLLA_PASSWORD from the Secret, when the cluster needs authentication. */}}
+{{- define "spend.scyllaPasswordEnv" -}}
+{{- if .Values.scylla.auth.username }}
+- name: SPEND_SCYLLA_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "spend.secretName" . }}
+      key: scylla-password
+{{- end }}
+{{- end }}
+
 {{/* Whether the rewarder's replica count is owned by an autoscaler. */}}
 {{- define "spend.rewarderAutoscaled" -}}
 {{- if or .Values.rewarder.keda.enabled .Values.rewarder.hpa.enabled }}true{{ end }}
@@ -87,6 +138,12 @@ app.kubernetes.io/component: {{ .component }}
 {{- end }}
 {{- if and (eq .Values.jwt.algorithm "RS256") (not .Values.jwt.publicKey) (not .Values.secrets.existingSecret) }}
 {{- fail "jwt.algorithm RS256 needs jwt.publicKey (or secrets.existingSecret with a jwt-public-key key)" }}
+{{- end }}
+{{- if and (gt (int .Values.scylla.dataCenters) 1) (not .Values.scylla.localDc) }}
+{{- fail "scylla.dataCenters is above 1: set scylla.localDc (the services refuse to start on a multi-DC cluster without it)" }}
+{{- end }}
+{{- if and .Values.scylla.auth.username (not .Values.scylla.auth.password) (not .Values.secrets.existingSecret) }}
+{{- fail "scylla.auth.username needs scylla.auth.password (or secrets.existingSecret with a scylla-password key)" }}
 {{- end }}
 {{- if and .Values.jwt.secret (lt (len .Values.jwt.secret) 32) }}
 {{- fail "jwt.secret must have at least 32 bytes" }}
@@ -106,7 +163,7 @@ app.kubernetes.io/component: {{ .component }}
 {{/*
 The environment every service gets beyond the ConfigMap: the secrets it needs and its own.
 Pass (dict "root" $ "component" NAME "values" SERVICE-VALUES "auth" BOOL "s3" BOOL
-"kafka" BOOL "listenVar" NAME "port" N).
+"kafka" BOOL "scylla" BOOL "listenVar" NAME "port" N).
 */}}
 {{- define "spend.env" -}}
 {{- $root := .root }}
@@ -116,6 +173,9 @@ Pass (dict "root" $ "component" NAME "values" SERVICE-VALUES "auth" BOOL "s3" BO
 {{- if .kafka }}
 - name: SPEND_KAFKA_CLIENT_ID
   value: {{ printf "spend-%s" .component | quote }}
+{{- end }}
+{{- if .scylla }}
+{{- include "spend.scyllaPasswordEnv" $root }}
 {{- end }}
 {{- if and .kafka $root.Values.kafka.sasl.mechanism }}
 - name: SPEND_KAFKA_SASL_PASSWORD
@@ -298,6 +358,9 @@ spec:
               mountPath: {{ include "spend.jwtPublicKeyPath" $root | dir }}
               readOnly: true
             {{- end }}
+            {{- with (include "spend.caMounts" . | trim) }}
+            {{- . | nindent 12 }}
+            {{- end }}
             {{- with $v.extraVolumeMounts }}
             {{- toYaml . | nindent 12 }}
             {{- end }}
@@ -312,6 +375,9 @@ spec:
             items:
               - key: jwt-public-key
                 path: {{ include "spend.jwtPublicKeyPath" $root | base }}
+        {{- end }}
+        {{- with (include "spend.caVolumes" . | trim) }}
+        {{- . | nindent 8 }}
         {{- end }}
         {{- with $v.extraVolumes }}
         {{- toYaml . | nindent 8 }}

@@ -1,9 +1,13 @@
-//! The CQL rows of the reward store and their conversions to and from [`StoredOutcome`], and the
-//! schema file with its keyspace renamed.
+//! The CQL rows of the reward store and their conversions to and from [`StoredOutcome`].
+//!
+//! **No null binds.** Binding `null` writes a cell tombstone; a reward row has six optional
+//! columns, so inserting `None`s would leave several tombstones per record. Absent values are
+//! bound *unset* instead, which writes nothing. The one deliberate `null` is `reason` when a
+//! reward replaces a dead letter, so the replaced reason does not linger on a rewarded row.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
-use scylla::value::CqlDecimal;
+use scylla::value::{CqlDecimal, MaybeUnset};
 use scylla::{DeserializeRow, SerializeRow};
 use spend_domain::eval::{DeadLetterReason, Reward};
 use spend_domain::{
@@ -12,12 +16,6 @@ use spend_domain::{
 use uuid::Uuid;
 
 use crate::reward_store::{month_of, RewardStoreError, StoredOutcome, StoredStatus};
-
-/// `schemas/rewards.cql`, the single source of the CQL schema.
-pub const SCHEMA_CQL: &str = include_str!("../../../schemas/rewards.cql");
-
-/// The keyspace name the schema file is written for.
-const SCHEMA_KEYSPACE: &str = "spend";
 
 pub(super) const REWARDED: &str = "rewarded";
 pub(super) const DEAD_LETTER: &str = "dead_letter";
@@ -55,7 +53,7 @@ pub(super) struct OutcomeRow {
     processed_at: DateTime<Utc>,
 }
 
-/// The values of one `outcomes` row, bound by name (`:id`, `:status`, …).
+/// The values of one `outcomes` row, bound by name (`:id`, `:status`, …); absent values unset.
 #[derive(SerializeRow)]
 pub(super) struct OutcomeValues<'a> {
     id: Uuid,
@@ -70,24 +68,29 @@ pub(super) struct OutcomeValues<'a> {
     amount: CqlDecimal,
     transaction_date: NaiveDate,
     tx_type: &'static str,
-    original_id: Option<Uuid>,
-    reward: Option<CqlDecimal>,
-    unit: Option<&'static str>,
-    amount_sgd: Option<CqlDecimal>,
-    base_campaign: Option<Uuid>,
-    promo_campaign: Option<Uuid>,
-    remark: Option<&'a str>,
-    reason: Option<&'static str>,
-    config_revision: Option<i64>,
+    original_id: MaybeUnset<Uuid>,
+    reward: MaybeUnset<CqlDecimal>,
+    unit: MaybeUnset<&'static str>,
+    amount_sgd: MaybeUnset<CqlDecimal>,
+    base_campaign: MaybeUnset<Uuid>,
+    promo_campaign: MaybeUnset<Uuid>,
+    remark: MaybeUnset<&'a str>,
+    /// `Set(None)` is a deliberate null (see the module documentation).
+    reason: MaybeUnset<Option<&'static str>>,
+    config_revision: MaybeUnset<i64>,
     processed_at: DateTime<Utc>,
 }
 
-/// The values of one `history` row: an outcome row and its month.
+/// The values of one `history` row: an outcome row, its month and its place among ties.
 #[derive(SerializeRow)]
 pub(super) struct HistoryValues<'a> {
     #[scylla(flatten)]
     pub(super) row: OutcomeValues<'a>,
     pub(super) month: i32,
+    /// The id's 16 bytes: a `blob` clustering column orders them as unsigned bytes, which is the
+    /// embedded store's tie order for every id. A `uuid` column would order by version first,
+    /// then by time for version-1 ids.
+    pub(super) id_order: [u8; 16],
 }
 
 /// The values of the dead-letter replacement: an outcome row and the status it must still have.
@@ -96,6 +99,24 @@ pub(super) struct ReplaceValues<'a> {
     #[scylla(flatten)]
     pub(super) row: OutcomeValues<'a>,
     pub(super) expected_status: &'static str,
+}
+
+impl<'a> ReplaceValues<'a> {
+    /// `o` replacing a dead letter: a reward also clears the dead letter's reason.
+    pub(super) fn of(o: &'a StoredOutcome) -> Self {
+        let mut row = OutcomeValues::of(o);
+        if o.is_rewarded() {
+            row.reason = MaybeUnset::Set(None);
+        }
+        ReplaceValues {
+            row,
+            expected_status: DEAD_LETTER,
+        }
+    }
+}
+
+fn unset_if_none<T>(value: Option<T>) -> MaybeUnset<T> {
+    value.map_or(MaybeUnset::Unset, MaybeUnset::Set)
 }
 
 impl<'a> OutcomeValues<'a> {
@@ -118,22 +139,27 @@ impl<'a> OutcomeValues<'a> {
             amount: to_cql_decimal(tx.amount.get()),
             transaction_date: tx.transaction_date,
             tx_type: tx.kind.type_str(),
-            original_id: tx.kind.original_id().map(|id| id.0),
-            reward: reward.map(|r| to_cql_decimal(r.reward)),
-            unit: reward.map(|r| r.unit.as_str()),
-            amount_sgd: reward.and_then(|r| r.amount_sgd).map(to_cql_decimal),
-            base_campaign: reward.and_then(|r| r.base_campaign),
-            promo_campaign: reward.and_then(|r| r.promo_campaign),
-            remark: reward.map(|r| r.remark.as_str()),
-            reason,
-            config_revision: reward.map(|r| r.config_revision),
+            original_id: unset_if_none(tx.kind.original_id().map(|id| id.0)),
+            reward: unset_if_none(reward.map(|r| to_cql_decimal(r.reward))),
+            unit: unset_if_none(reward.map(|r| r.unit.as_str())),
+            amount_sgd: unset_if_none(reward.and_then(|r| r.amount_sgd).map(to_cql_decimal)),
+            base_campaign: unset_if_none(reward.and_then(|r| r.base_campaign)),
+            promo_campaign: unset_if_none(reward.and_then(|r| r.promo_campaign)),
+            remark: unset_if_none(reward.map(|r| r.remark.as_str())),
+            reason: unset_if_none(reason.map(Some)),
+            config_revision: unset_if_none(reward.map(|r| r.config_revision)),
             processed_at: o.processed_at,
         }
     }
 
     pub(super) fn history(self) -> HistoryValues<'a> {
         let month = month_of(self.transaction_date);
-        HistoryValues { row: self, month }
+        let id_order = *self.id.as_bytes();
+        HistoryValues {
+            row: self,
+            month,
+            id_order,
+        }
     }
 }
 
@@ -235,55 +261,128 @@ pub(super) fn from_cql_decimal(c: &CqlDecimal) -> Result<Decimal, RewardStoreErr
         .map_err(|_| corrupt("decimal size"))
 }
 
-/// Why a keyspace name was refused.
-pub(super) fn check_keyspace(name: &str) -> Result<(), RewardStoreError> {
-    let ok = (1..=48).contains(&name.len())
-        && name.as_bytes()[0].is_ascii_lowercase()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-    if ok {
-        Ok(())
-    } else {
-        Err(RewardStoreError::Unavailable(format!(
-            "keyspace name {name:?} must be 1-48 of [a-z0-9_], starting with a letter"
-        )))
-    }
-}
-
-/// The statements that create the schema in `keyspace` with `replication_factor` replicas per
-/// data center: the keyspace, then every statement of [`SCHEMA_CQL`] but its own CREATE KEYSPACE,
-/// with the keyspace renamed.
-pub fn schema_statements(
-    keyspace: &str,
-    replication_factor: u32,
-) -> Result<Vec<String>, RewardStoreError> {
-    check_keyspace(keyspace)?;
-    let without_comments: String = SCHEMA_CQL
-        .lines()
-        .map(|line| line.split("--").next().unwrap_or(""))
-        .collect::<Vec<_>>()
-        .join("\n");
-    let mut statements = vec![format!(
-        "CREATE KEYSPACE IF NOT EXISTS {keyspace} WITH replication = \
-         {{'class': 'NetworkTopologyStrategy', 'replication_factor': {replication_factor}}}"
-    )];
-    let qualified = format!("{SCHEMA_KEYSPACE}.");
-    for statement in without_comments.split(';') {
-        let statement = statement.split_whitespace().collect::<Vec<_>>().join(" ");
-        if statement.is_empty() || statement.starts_with("CREATE KEYSPACE") {
-            continue;
-        }
-        statements.push(statement.replace(&qualified, &format!("{keyspace}.")));
-    }
-    Ok(statements)
-}
-
 #[cfg(test)]
 mod tests {
     use std::str::FromStr;
 
+    use scylla::frame::response::result::{ColumnSpec, ColumnType, NativeType, TableSpec};
+    use scylla::serialize::row::{RowSerializationContext, SerializeRow};
+    use scylla::serialize::writers::RowWriter;
+    use spend_domain::eval::Outcome;
+
     use super::*;
+
+    /// How each value of `values` is bound, by column name: `Some(len)` for a value, `None` for
+    /// null (-1) and `Some(-2)` for unset.
+    fn binds(values: &impl SerializeRow, extra: &[&str]) -> Vec<(String, Option<i32>)> {
+        use NativeType as N;
+        let table = TableSpec::owned("spend".into(), "outcomes".into());
+        let typ = |name: &str| match name {
+            "id" | "card_id" | "original_id" | "base_campaign" | "promo_campaign" => N::Uuid,
+            "mcc" | "month" => N::Int,
+            "id_order" => N::Blob,
+            "amount" | "reward" | "amount_sgd" => N::Decimal,
+            "transaction_date" => N::Date,
+            "config_revision" => N::BigInt,
+            "processed_at" => N::Timestamp,
+            _ => N::Text,
+        };
+        let names: Vec<&str> = COLUMNS.split(", ").chain(extra.iter().copied()).collect();
+        let specs: Vec<ColumnSpec<'static>> = names
+            .iter()
+            .map(|n| ColumnSpec::owned((*n).into(), ColumnType::Native(typ(n)), table.clone()))
+            .collect();
+        let mut buf = Vec::new();
+        values
+            .serialize(
+                &RowSerializationContext::from_specs(&specs),
+                &mut RowWriter::new(&mut buf),
+            )
+            .unwrap();
+        let mut at = 0;
+        let mut out = Vec::new();
+        for name in names {
+            let len = i32::from_be_bytes(buf[at..at + 4].try_into().unwrap());
+            at += 4 + usize::try_from(len.max(0)).unwrap();
+            out.push((name.to_owned(), (len != -1).then_some(len)));
+        }
+        assert_eq!(at, buf.len());
+        out
+    }
+
+    fn outcome(o: Outcome) -> StoredOutcome {
+        let tx = Transaction {
+            id: RecordId(Uuid::from_u128(1)),
+            transaction_id: "t".into(),
+            merchant: "m".into(),
+            mcc: Mcc::new(5999).unwrap(),
+            currency: CurrencyCode::SGD,
+            amount: Amount::new(Decimal::ONE).unwrap(),
+            transaction_date: NaiveDate::from_ymd_opt(2024, 1, 1).unwrap(),
+            card_id: CardId(Uuid::from_u128(2)),
+            card_pan: MaskedPan::mask("4111111111111111").unwrap(),
+            card_type: ProgramId::parse("p").unwrap(),
+            kind: TxKind::Purchase,
+        };
+        StoredOutcome::new(&tx, &o, Utc::now()).unwrap()
+    }
+
+    #[test]
+    fn absent_values_are_unset_never_null() {
+        let dead = outcome(Outcome::DeadLetter(DeadLetterReason::NoFxRate));
+        let reward = outcome(Outcome::Rewarded(Reward {
+            reward: Decimal::new(150, 2),
+            unit: Unit::Points,
+            amount_sgd: None,
+            base_campaign: None,
+            promo_campaign: None,
+            remark: String::new(),
+            config_revision: 4,
+            reversal_of: None,
+        }));
+        for o in [&dead, &reward] {
+            let got = binds(&OutcomeValues::of(o), &[]);
+            assert!(got.iter().all(|(_, len)| len.is_some()), "a null: {got:?}");
+            let unset: Vec<&str> = got
+                .iter()
+                .filter(|(_, len)| *len == Some(-2))
+                .map(|(n, _)| n.as_str())
+                .collect();
+            let expected: &[&str] = if o.is_rewarded() {
+                &[
+                    "original_id",
+                    "amount_sgd",
+                    "base_campaign",
+                    "promo_campaign",
+                    "reason",
+                ]
+            } else {
+                &[
+                    "original_id",
+                    "reward",
+                    "unit",
+                    "amount_sgd",
+                    "base_campaign",
+                    "promo_campaign",
+                    "remark",
+                    "config_revision",
+                ]
+            };
+            assert_eq!(unset, expected);
+            let history = binds(&OutcomeValues::of(o).history(), &["month", "id_order"]);
+            assert!(history.iter().all(|(_, len)| len.is_some()), "{history:?}");
+        }
+        // A reward replacing a dead letter clears the reason: the one deliberate null.
+        let replace = binds(&ReplaceValues::of(&reward), &["expected_status"]);
+        let nulls: Vec<&str> = replace
+            .iter()
+            .filter(|(_, len)| len.is_none())
+            .map(|(n, _)| n.as_str())
+            .collect();
+        assert_eq!(nulls, ["reason"]);
+        let replace = binds(&ReplaceValues::of(&dead), &["expected_status"]);
+        assert!(replace.iter().all(|(_, len)| len.is_some()), "{replace:?}");
+    }
 
     #[test]
     fn decimals_round_trip_through_cql() {
@@ -323,21 +422,5 @@ mod tests {
         assert!(from_cql_decimal(&negative_scale).is_err());
         let empty = CqlDecimal::from_signed_be_bytes_and_exponent(vec![], 2);
         assert_eq!(from_cql_decimal(&empty).unwrap(), Decimal::new(0, 2));
-    }
-
-    #[test]
-    fn schema_is_renamed_and_split() {
-        let statements = schema_statements("spend_t1", 1).unwrap();
-        assert_eq!(statements.len(), 5, "{statements:#?}");
-        assert!(statements[0].contains("spend_t1 WITH replication"));
-        assert!(statements[0].contains("'replication_factor': 1"));
-        for s in &statements[1..] {
-            assert!(s.starts_with("CREATE TABLE IF NOT EXISTS spend_t1."), "{s}");
-            assert!(!s.contains("spend."), "{s}");
-            assert!(!s.contains("--"), "{s}");
-        }
-        assert!(schema_statements("Spend", 1).is_err());
-        assert!(schema_statements("spend; DROP", 1).is_err());
-        assert!(schema_statements("", 1).is_err());
     }
 }

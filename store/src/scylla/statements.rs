@@ -4,37 +4,35 @@ use ::scylla::client::session::Session;
 use ::scylla::statement::prepared::PreparedStatement;
 use ::scylla::statement::Consistency;
 
+use super::errors::SetupError;
 use super::rows::COLUMNS;
-use super::unavailable;
-use crate::reward_store::{Result, RewardStoreError};
 
 pub(super) struct Statements {
     pub(super) get: PreparedStatement,
     pub(super) get_serial: PreparedStatement,
-    pub(super) get_status: PreparedStatement,
     pub(super) insert_if_absent: PreparedStatement,
     pub(super) replace_dead_letter: PreparedStatement,
     pub(super) insert_history: PreparedStatement,
-    pub(super) history_exists: PreparedStatement,
-    pub(super) delete_history: PreparedStatement,
     pub(super) insert_card_month: PreparedStatement,
     pub(super) card_months: PreparedStatement,
     pub(super) history_upto: PreparedStatement,
-    pub(super) history_after: PreparedStatement,
+    pub(super) history_before: PreparedStatement,
+    pub(super) history_tie: PreparedStatement,
     pub(super) summary: PreparedStatement,
     pub(super) insert_reversal: PreparedStatement,
-    pub(super) reversal_exists: PreparedStatement,
-    pub(super) delete_reversal: PreparedStatement,
     pub(super) reversals_of: PreparedStatement,
     pub(super) ping: PreparedStatement,
 }
 
 impl Statements {
-    pub(super) async fn prepare(session: &Session, ks: &str) -> Result<Self> {
+    pub(super) async fn prepare(session: &Session, ks: &str) -> Result<Self, SetupError> {
         let prepare = |text: String, idempotent: bool| async move {
-            let mut st = session.prepare(text).await.map_err(unavailable)?;
+            let mut st = session
+                .prepare(text)
+                .await
+                .map_err(SetupError::from_prepare)?;
             st.set_is_idempotent(idempotent);
-            Ok::<_, RewardStoreError>(st)
+            Ok::<_, SetupError>(st)
         };
         let markers = COLUMNS
             .split(", ")
@@ -48,16 +46,13 @@ impl Statements {
             .collect::<Vec<_>>()
             .join(", ");
         let select = format!("SELECT {COLUMNS} FROM {ks}.outcomes WHERE id = ?");
+        // A read at SERIAL sees any decision a lightweight transaction has made, in any DC
+        // (completing one in flight), where LOCAL_QUORUM might not yet.
         let mut get_serial = prepare(select.clone(), true).await?;
-        get_serial.set_consistency(Consistency::LocalSerial);
+        get_serial.set_consistency(Consistency::Serial);
         Ok(Self {
             get: prepare(select, true).await?,
             get_serial,
-            get_status: prepare(
-                format!("SELECT status FROM {ks}.outcomes WHERE id = ?"),
-                true,
-            )
-            .await?,
             insert_if_absent: prepare(
                 format!("INSERT INTO {ks}.outcomes ({COLUMNS}) VALUES ({markers}) IF NOT EXISTS"),
                 false,
@@ -72,22 +67,9 @@ impl Statements {
             )
             .await?,
             insert_history: prepare(
-                format!("INSERT INTO {ks}.history ({COLUMNS}, month) VALUES ({markers}, :month)"),
-                true,
-            )
-            .await?,
-            history_exists: prepare(
                 format!(
-                    "SELECT id FROM {ks}.history WHERE card_id = ? AND month = ? \
-                     AND transaction_date = ? AND id = ?"
-                ),
-                true,
-            )
-            .await?,
-            delete_history: prepare(
-                format!(
-                    "DELETE FROM {ks}.history WHERE card_id = ? AND month = ? \
-                     AND transaction_date = ? AND id = ?"
+                    "INSERT INTO {ks}.history ({COLUMNS}, month, id_order) \
+                     VALUES ({markers}, :month, :id_order)"
                 ),
                 true,
             )
@@ -105,18 +87,29 @@ impl Statements {
                 true,
             )
             .await?,
+            // Every history slice is bounded on both dates and by LIMIT: no row below the
+            // range's `from` is read only to be thrown away.
             history_upto: prepare(
                 format!(
                     "SELECT {COLUMNS} FROM {ks}.history WHERE card_id = ? AND month = ? \
-                     AND transaction_date <= ? LIMIT ?"
+                     AND transaction_date <= ? AND transaction_date >= ? LIMIT ?"
                 ),
                 true,
             )
             .await?,
-            history_after: prepare(
+            history_before: prepare(
                 format!(
                     "SELECT {COLUMNS} FROM {ks}.history WHERE card_id = ? AND month = ? \
-                     AND (transaction_date, id) < (?, ?) LIMIT ?"
+                     AND transaction_date < ? AND transaction_date >= ? LIMIT ?"
+                ),
+                true,
+            )
+            .await?,
+            // The cursor's own date: the ties after the cursor in clustering order.
+            history_tie: prepare(
+                format!(
+                    "SELECT {COLUMNS} FROM {ks}.history WHERE card_id = ? AND month = ? \
+                     AND transaction_date = ? AND id_order < ? LIMIT ?"
                 ),
                 true,
             )
@@ -137,21 +130,8 @@ impl Statements {
                 true,
             )
             .await?,
-            reversal_exists: prepare(
-                format!(
-                    "SELECT reversal_id FROM {ks}.reversals WHERE original_id = ? \
-                     AND reversal_id = ?"
-                ),
-                true,
-            )
-            .await?,
-            delete_reversal: prepare(
-                format!("DELETE FROM {ks}.reversals WHERE original_id = ? AND reversal_id = ?"),
-                true,
-            )
-            .await?,
             reversals_of: prepare(
-                format!("SELECT reversal_id FROM {ks}.reversals WHERE original_id = ?"),
+                format!("SELECT reversal_id, magnitude FROM {ks}.reversals WHERE original_id = ?"),
                 true,
             )
             .await?,
