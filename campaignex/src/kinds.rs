@@ -1,8 +1,8 @@
-//! What differs between the four resources: how an object is parsed (always through
+//! What differs between the five resources: how an object is parsed (always through
 //! `spend-domain`), what its key is, and which programs it names.
 
 use serde_json::Value;
-use spend_domain::config::{Campaign, Exclusion, FieldError, FxRate, Invalid, Program};
+use spend_domain::config::{Campaign, Exclusion, FieldError, FxRate, Invalid, Mission, Program};
 use spend_domain::{parse_uuid_strict, CurrencyCode, ProgramId};
 use spend_runtime::ApiError;
 use spend_store::config_store::Resource;
@@ -26,6 +26,7 @@ pub(crate) fn noun(resource: Resource) -> &'static str {
         Resource::Campaign => "campaign",
         Resource::Exclusion => "exclusion",
         Resource::FxRate => "fx rate",
+        Resource::Mission => "mission",
     }
 }
 
@@ -37,9 +38,13 @@ pub(crate) fn key_field(resource: Resource) -> &'static str {
     }
 }
 
-/// Whether the server assigns the key when the body has none (API.md: campaigns and exclusions).
+/// Whether the server assigns the key when the body has none (API.md: campaigns and exclusions;
+/// missions likewise).
 pub(crate) fn assigns_id(resource: Resource) -> bool {
-    matches!(resource, Resource::Campaign | Resource::Exclusion)
+    matches!(
+        resource,
+        Resource::Campaign | Resource::Exclusion | Resource::Mission
+    )
 }
 
 /// The store key a path segment names, or `None` if no object could ever have it. UUIDs are
@@ -48,7 +53,7 @@ pub(crate) fn path_key(resource: Resource, raw: &str) -> Option<String> {
     match resource {
         Resource::Program => ProgramId::parse(raw).map(|p| p.to_string()),
         Resource::FxRate => CurrencyCode::parse(raw).map(|c| c.to_string()),
-        Resource::Campaign | Resource::Exclusion => {
+        Resource::Campaign | Resource::Exclusion | Resource::Mission => {
             parse_uuid_strict(raw).map(|u| u.hyphenated().to_string())
         }
     }
@@ -94,13 +99,21 @@ pub(crate) fn parse(resource: Resource, body: &Value, default_id: Uuid) -> Resul
                 programs,
             }
         }
+        Resource::Mission => {
+            let m = Mission::from_json(body, default_id)?;
+            Parsed {
+                key: m.key(),
+                value: m.to_json(),
+                programs: vec![m.program.to_string()],
+            }
+        }
     })
 }
 
 /// The programs a stored object names (for the program-delete check).
 pub(crate) fn programs_named(resource: Resource, value: &Value) -> Vec<String> {
     match resource {
-        Resource::Campaign => value
+        Resource::Campaign | Resource::Mission => value
             .get("program")
             .and_then(Value::as_str)
             .map(|p| vec![p.to_owned()])

@@ -8,7 +8,10 @@ use std::collections::HashMap;
 
 use rust_decimal::Decimal;
 
+use uuid::Uuid;
+
 use crate::eval::{Outcome, Reward};
+use crate::mission::{MissionEffect, MissionState};
 use crate::types::{Amount, CardId, CurrencyCode, RecordId, Transaction, TxKind, Unit};
 
 /// The stored outcome of an id, as far as once-only processing cares (REWARDS.md §4).
@@ -56,6 +59,13 @@ pub trait Ledger {
     /// The rewarded purchase `id` **of card `card`**: `None` if unknown, of another card, not
     /// rewarded, or a reversal.
     fn original(&self, card: CardId, id: RecordId) -> Option<OriginalPurchase>;
+
+    /// Card `card`'s state in mission `mission`, if its window ever opened. A ledger that knows
+    /// nothing of missions answers `None`: every window is new to it.
+    fn mission_state(&self, card: CardId, mission: Uuid) -> Option<&MissionState> {
+        let _ = (card, mission);
+        None
+    }
 }
 
 /// A ledger in memory: `spend eval`, the simulator and the tests. Compact: one small entry per id.
@@ -66,6 +76,7 @@ pub trait Ledger {
 #[derive(Debug)]
 pub struct MemoryLedger {
     shards: Vec<HashMap<RecordId, Entry>>,
+    missions: HashMap<(CardId, Uuid), MissionState>,
 }
 
 const SHARDS: usize = 64;
@@ -93,6 +104,7 @@ impl MemoryLedger {
             shards: (0..SHARDS)
                 .map(|_| HashMap::with_capacity(n.div_ceil(SHARDS)))
                 .collect(),
+            missions: HashMap::new(),
         }
     }
 
@@ -146,6 +158,23 @@ impl MemoryLedger {
     }
 }
 
+impl MemoryLedger {
+    /// Records the mission states `effects` leave (what [`RuleSet::mission_effects`] decided
+    /// for the transaction just [recorded](MemoryLedger::record)).
+    ///
+    /// [`RuleSet::mission_effects`]: crate::rules::RuleSet::mission_effects
+    pub fn record_missions(&mut self, effects: impl IntoIterator<Item = MissionEffect>) {
+        for e in effects {
+            self.missions.insert((e.card_id, e.mission_id), e.state);
+        }
+    }
+
+    /// Every card's state in every mission, in no particular order.
+    pub fn mission_states(&self) -> impl Iterator<Item = (CardId, Uuid, &MissionState)> + '_ {
+        self.missions.iter().map(|((c, m), s)| (*c, *m, s))
+    }
+}
+
 impl Ledger for MemoryLedger {
     fn prior(&self, id: RecordId) -> Option<Prior> {
         self.shard(&id).get(&id).map(|e| match e {
@@ -159,5 +188,9 @@ impl Ledger for MemoryLedger {
             Some(Entry::Purchase(p)) if p.card_id == card => Some(*p),
             _ => None,
         }
+    }
+
+    fn mission_state(&self, card: CardId, mission: Uuid) -> Option<&MissionState> {
+        self.missions.get(&(card, mission))
     }
 }

@@ -101,6 +101,12 @@ impl CurrencyCode {
             .map(|_| CurrencyCode(b))
     }
 
+    /// Every code [`CurrencyCode::parse`] accepts, sorted: what an API document lists as the
+    /// allowed values.
+    pub fn all_codes() -> &'static [&'static str] {
+        crate::types::ISO4217
+    }
+
     pub fn as_str(&self) -> &str {
         // Only ever built from a listed ASCII code.
         std::str::from_utf8(&self.0).unwrap_or("XXX")

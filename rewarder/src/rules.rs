@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use spend_domain::config::{Campaign, Config, Exclusion, FxRate, Invalid, Program};
+use spend_domain::config::{Campaign, Config, Exclusion, FxRate, Invalid, Mission, Program};
 use spend_domain::rules::RuleSet;
 use spend_store::config_store::{ConfigStore, Resource, Snapshot};
 use spend_store::watch::{watch_config, WatchConfigOptions};
@@ -46,6 +46,7 @@ pub fn config_from_snapshot(snapshot: &Snapshot) -> Result<Config, InvalidSnapsh
             Resource::Exclusion => {
                 Exclusion::from_json(v, id_of(key)).map(|x| config.exclusions.push(x))
             }
+            Resource::Mission => Mission::from_json(v, id_of(key)).map(|m| config.missions.push(m)),
         };
         if let Err(e) = parsed {
             problems.push(format!("{}/{key}: {e}", object.resource));
@@ -264,6 +265,26 @@ mod tests {
                 .collect(),
         };
         assert_eq!(config_from_snapshot(&again).unwrap(), config);
+    }
+
+    #[test]
+    fn missions_reach_the_rule_set() {
+        let id = "00000000-0000-4000-9000-00000000d001";
+        let mut s = snapshot(8, "1");
+        s.objects.push(object(
+            Resource::Mission,
+            id,
+            json!({"id": id, "name": "M", "program": "p", "start_date": "2024-05-01",
+                   "window_days": 7, "target": {"count": 2}, "conditions": [], "reward": "5"}),
+        ));
+        let config = config_from_snapshot(&s).unwrap();
+        assert_eq!(config.missions.len(), 1);
+        assert!(compile_snapshot(&s).unwrap().has_missions());
+        assert!(!compile_snapshot(&snapshot(8, "1")).unwrap().has_missions());
+        // A mission of a program that is not configured does not compile.
+        s.objects.remove(0);
+        s.objects.remove(1);
+        assert!(compile_snapshot(&s).is_err());
     }
 
     #[test]

@@ -20,6 +20,9 @@ pub(crate) struct EvalArgs {
     /// (their lists are concatenated).
     #[arg(long = "config", required = true, value_name = "FILE")]
     pub(crate) configs: Vec<PathBuf>,
+    /// Also write every card's final state in every mission to FILE as CSV (docs/missions.md).
+    #[arg(long = "missions-out", value_name = "FILE")]
+    pub(crate) missions_out: Option<PathBuf>,
 }
 
 /// The configuration revision `eval` records: there is no store, so there is no revision.
@@ -50,6 +53,7 @@ pub(crate) fn run(args: &EvalArgs, input: impl Read, out: impl Write) -> anyhow:
         .map_err(|e| anyhow::anyhow!("the merged configuration is not valid:\n{e}"))?;
     let today = chrono::Utc::now().date_naive();
 
+    let with_missions = rules.has_missions();
     let mut ledger = MemoryLedger::new();
     let mut w = csv::WriterBuilder::new()
         .terminator(csv::Terminator::Any(b'\n'))
@@ -88,6 +92,11 @@ pub(crate) fn run(args: &EvalArgs, input: impl Read, out: impl Write) -> anyhow:
             }
         };
         let outcome = rules.evaluate(&tx, &ledger);
+        let effects = if with_missions {
+            rules.mission_effects(&tx, &outcome, &ledger)
+        } else {
+            Vec::new()
+        };
         ledger.record(&tx, &outcome);
         let id = tx.id.to_string();
         match &outcome {
@@ -113,10 +122,73 @@ pub(crate) fn run(args: &EvalArgs, input: impl Read, out: impl Write) -> anyhow:
                 w.write_record([&id, "duplicate", "", "", "", "", "", ""])?;
             }
         }
+        // A mission payout is a row of its own, right after the record that caused it.
+        for p in effects.iter().filter_map(|e| e.payout.as_ref()) {
+            w.write_record([
+                p.id.to_string().as_str(),
+                p.kind.as_str(),
+                &fmt2(p.reward),
+                p.unit.as_str(),
+                "",
+                "",
+                "",
+                &p.remark,
+            ])?;
+        }
+        ledger.record_missions(effects);
     }
     w.flush()?;
+    if let Some(path) = &args.missions_out {
+        write_mission_states(path, &ledger, today)?;
+    }
     Ok(())
 }
+
+/// Every card's state in every mission, by card then mission id, with its status as of `today`.
+fn write_mission_states(
+    path: &std::path::Path,
+    ledger: &MemoryLedger,
+    today: chrono::NaiveDate,
+) -> anyhow::Result<()> {
+    let file =
+        std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(std::io::BufWriter::new(file));
+    w.write_record(MISSION_COLUMNS)?;
+    let mut states: Vec<_> = ledger.mission_states().collect();
+    states.sort_by_key(|(card, mission, _)| (*card, *mission));
+    for (card, mission, s) in states {
+        let completed_at = s.paid.map(|p| p.completed_at.to_string());
+        w.write_record([
+            card.to_string().as_str(),
+            &mission.hyphenated().to_string(),
+            s.status(today).as_str(),
+            &fmt2(s.progress_amount_sgd),
+            &s.progress_count.to_string(),
+            &s.window_start.to_string(),
+            &s.window_end.to_string(),
+            &s.completions.to_string(),
+            completed_at.as_deref().unwrap_or(""),
+        ])?;
+    }
+    w.flush()
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+/// The columns of `--missions-out`.
+const MISSION_COLUMNS: [&str; 9] = [
+    "card_id",
+    "mission_id",
+    "status",
+    "progress_amount_sgd",
+    "progress_count",
+    "window_start",
+    "window_end",
+    "completions",
+    "completed_at",
+];
 
 fn write_rejected<W: Write>(
     w: &mut csv::Writer<W>,

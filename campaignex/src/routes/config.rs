@@ -20,10 +20,11 @@ fn list_name(resource: Resource) -> &'static str {
         Resource::FxRate => "fx_rates",
         Resource::Campaign => "campaigns",
         Resource::Exclusion => "exclusions",
+        Resource::Mission => "missions",
     }
 }
 
-/// `{"revision", "programs", "fx_rates", "campaigns", "exclusions"}`, each list ordered by key,
+/// `{"revision", "programs", "fx_rates", "campaigns", "exclusions", "missions"}`, each list ordered by key,
 /// all read at one revision.
 pub(super) async fn get_config(State(state): State<AppState>) -> Result<Response, ApiError> {
     let mut snapshot = state

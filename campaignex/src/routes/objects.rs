@@ -139,7 +139,7 @@ pub(super) async fn delete(
         if resource == Resource::Program {
             let read_at = ensure_unused(&state, &key).await?;
             guarded.extend(
-                [Resource::Campaign, Resource::Exclusion]
+                [Resource::Campaign, Resource::Exclusion, Resource::Mission]
                     .map(|r| Precondition::NoneWrittenSince(r, read_at)),
             );
         }
@@ -306,7 +306,7 @@ async fn ensure_unused(state: &AppState, program: &str) -> Result<i64, ApiError>
         .map_err(store_error)?;
     let mut users = Vec::new();
     let mut counts = Vec::new();
-    for resource in [Resource::Campaign, Resource::Exclusion] {
+    for resource in [Resource::Campaign, Resource::Exclusion, Resource::Mission] {
         let objects = snapshot.objects.iter().filter(|o| o.resource == resource);
         let before = users.len();
         for o in objects {

@@ -91,7 +91,7 @@ pub(crate) fn check_rate(d: Decimal) -> Result<(), String> {
     Ok(())
 }
 
-fn check_window(
+pub(super) fn check_window(
     errors: &mut Errors,
     (from_key, from): (&str, Option<NaiveDate>),
     (until_key, until): (&str, Option<NaiveDate>),
@@ -107,7 +107,7 @@ fn check_window(
 }
 
 /// A list of conditions; each bad one is reported at `conditions[i]`.
-fn conditions(map: &Map<String, Value>, errors: &mut Errors) -> Option<Vec<Condition>> {
+pub(super) fn conditions(map: &Map<String, Value>, errors: &mut Errors) -> Option<Vec<Condition>> {
     required(map, "conditions", errors, |v| {
         v.as_array().ok_or_else(|| {
             "must be a list of conditions (an empty list [] applies to all spend)".to_owned()
@@ -129,11 +129,11 @@ fn conditions(map: &Map<String, Value>, errors: &mut Errors) -> Option<Vec<Condi
     })
 }
 
-fn conditions_json(cs: &[Condition]) -> Value {
+pub(super) fn conditions_json(cs: &[Condition]) -> Value {
     Value::Array(cs.iter().map(Condition::to_json).collect())
 }
 
-fn condition_problems(cs: &[Condition], errors: &mut Errors) {
+pub(super) fn condition_problems(cs: &[Condition], errors: &mut Errors) {
     for (i, c) in cs.iter().enumerate() {
         for m in c.problems() {
             errors.push(format!("conditions[{i}].value"), m);

@@ -10,6 +10,7 @@ mod campaign;
 mod condition;
 mod condition_parse;
 mod json;
+mod mission;
 mod program;
 
 use std::collections::{HashMap, HashSet};
@@ -24,6 +25,7 @@ pub use condition::{
     Bounds, Condition, EqualityTest, Field, MccItem, MemberTest, NonEmpty, NumericTest, Op,
     TextTest,
 };
+pub use mission::{window_end, Mission, MissionTarget, COUNT_MAX, WINDOW_DAYS_MAX};
 pub use program::{FxRate, Program};
 
 use json::{join, Errors};
@@ -63,9 +65,17 @@ pub struct Config {
     pub fx_rates: Vec<FxRate>,
     pub campaigns: Vec<Campaign>,
     pub exclusions: Vec<Exclusion>,
+    /// "Spend X within Y days, win Z" (docs/missions.md).
+    pub missions: Vec<Mission>,
 }
 
-const KEYS: [&str; 4] = ["programs", "fx_rates", "campaigns", "exclusions"];
+const KEYS: [&str; 5] = [
+    "programs",
+    "fx_rates",
+    "campaigns",
+    "exclusions",
+    "missions",
+];
 
 /// The elements of a top-level list; absent or `null` is empty.
 fn items<'a>(map: &'a Map<String, Value>, key: &str, errors: &mut Errors) -> &'a [Value] {
@@ -85,9 +95,9 @@ fn needs_id(v: &Value) -> bool {
 }
 
 impl Config {
-    /// Parses a whole configuration shaped like `reference-config.json`: all four lists
-    /// optional, nothing else allowed. `next_id` is called once for each campaign or exclusion
-    /// without an id, in document order. Runs the rules of [`Config::validate`] too.
+    /// Parses a whole configuration shaped like `reference-config.json` (plus `missions`): every
+    /// list optional, nothing else allowed. `next_id` is called once for each campaign, exclusion
+    /// or mission without an id, in document order. Runs the rules of [`Config::validate`] too.
     pub fn from_json(v: &Value, next_id: &mut dyn FnMut() -> Uuid) -> Result<Config, Invalid> {
         Self::parse(v, next_id, true)
     }
@@ -142,11 +152,20 @@ impl Config {
                 Err(e) => errors.nest(&format!("exclusions[{i}]"), e),
             }
         }
+        let mut missions = Vec::new();
+        for (i, v) in items(map, "missions", &mut errors).iter().enumerate() {
+            let id = if needs_id(v) { next_id() } else { Uuid::nil() };
+            match Mission::from_json(v, id) {
+                Ok(m) => missions.push((i, m)),
+                Err(e) => errors.nest(&format!("missions[{i}]"), e),
+            }
+        }
         let set = Indexed {
             programs: programs.iter().map(|(i, p)| (*i, p)).collect(),
             fx_rates: fx_rates.iter().map(|(i, r)| (*i, r)).collect(),
             campaigns: campaigns.iter().map(|(i, c)| (*i, c)).collect(),
             exclusions: exclusions.iter().map(|(i, x)| (*i, x)).collect(),
+            missions: missions.iter().map(|(i, m)| (*i, m)).collect(),
         };
         set.cross_check(&mut errors, whole && all_programs_parsed);
         errors.finish(|| {
@@ -155,12 +174,13 @@ impl Config {
                 fx_rates: fx_rates.into_iter().map(|(_, r)| r).collect(),
                 campaigns: campaigns.into_iter().map(|(_, c)| c).collect(),
                 exclusions: exclusions.into_iter().map(|(_, x)| x).collect(),
+                missions: missions.into_iter().map(|(_, m)| m).collect(),
             })
         })
     }
 
     /// The canonical document: decimals as strings in their given form, ids in lower case,
-    /// dates `YYYY-MM-DD`, `null` for absent optionals.
+    /// dates `YYYY-MM-DD`, `null` for absent optionals; `missions` only when there are some.
     pub fn to_json(&self) -> Value {
         let mut m = Map::new();
         let list = |vs: Vec<Value>| Value::Array(vs);
@@ -180,6 +200,13 @@ impl Config {
             "exclusions".into(),
             list(self.exclusions.iter().map(Exclusion::to_json).collect()),
         );
+        // Only when there are missions: a configuration without them keeps its document exactly.
+        if !self.missions.is_empty() {
+            m.insert(
+                "missions".into(),
+                list(self.missions.iter().map(Mission::to_json).collect()),
+            );
+        }
         Value::Object(m)
     }
 
@@ -190,11 +217,12 @@ impl Config {
         self.fx_rates.extend(other.fx_rates);
         self.campaigns.extend(other.campaigns);
         self.exclusions.extend(other.exclusions);
+        self.missions.extend(other.missions);
         self
     }
 
-    /// The rules across objects — no duplicate program, campaign or exclusion id or FX currency;
-    /// every campaign and exclusion names configured programs — and, for objects built in code,
+    /// The rules across objects — no duplicate program, campaign, exclusion or mission id or FX
+    /// currency; every campaign, exclusion and mission names configured programs — and, for objects built in code,
     /// each object's own value rules.
     pub fn validate(&self) -> Result<(), Invalid> {
         let mut errors = Errors::default();
@@ -217,11 +245,15 @@ impl Config {
         for (i, x) in self.exclusions.iter().enumerate() {
             each("exclusions", i, &mut errors, &|e| x.problems(e));
         }
+        for (i, m) in self.missions.iter().enumerate() {
+            each("missions", i, &mut errors, &|e| m.problems(e));
+        }
         let set = Indexed {
             programs: self.programs.iter().enumerate().collect(),
             fx_rates: self.fx_rates.iter().enumerate().collect(),
             campaigns: self.campaigns.iter().enumerate().collect(),
             exclusions: self.exclusions.iter().enumerate().collect(),
+            missions: self.missions.iter().enumerate().collect(),
         };
         set.cross_check(&mut errors, true);
         errors.finish(|| Some(()))
@@ -234,6 +266,7 @@ struct Indexed<'a> {
     fx_rates: Vec<(usize, &'a FxRate)>,
     campaigns: Vec<(usize, &'a Campaign)>,
     exclusions: Vec<(usize, &'a Exclusion)>,
+    missions: Vec<(usize, &'a Mission)>,
 }
 
 /// Reports every key seen before at `list[i].field`.
@@ -285,6 +318,12 @@ impl Indexed<'_> {
             self.exclusions.iter().map(|(i, x)| (*i, x.id.hyphenated())),
             errors,
         );
+        duplicates(
+            "missions",
+            "id",
+            self.missions.iter().map(|(i, m)| (*i, m.id.hyphenated())),
+            errors,
+        );
         if !check_programs {
             return;
         }
@@ -294,6 +333,14 @@ impl Indexed<'_> {
                 errors.push(
                     format!("campaigns[{i}].program"),
                     format!("names {}, which is not a configured program", c.program),
+                );
+            }
+        }
+        for (i, m) in &self.missions {
+            if !known.contains(m.program.as_str()) {
+                errors.push(
+                    format!("missions[{i}].program"),
+                    format!("names {}, which is not a configured program", m.program),
                 );
             }
         }

@@ -8,6 +8,7 @@
 
 mod check;
 mod evaluate;
+mod missions;
 
 use std::collections::HashMap;
 
@@ -18,6 +19,7 @@ use crate::config::{Campaign, CampaignKind, Config, Exclusion, Invalid};
 use crate::types::{CurrencyCode, ProgramId, Unit};
 
 use check::{Checks, Window};
+use missions::CompiledMission;
 
 /// An immutable, compiled configuration snapshot at one revision.
 #[derive(Clone, Debug)]
@@ -37,6 +39,8 @@ struct ProgramRules {
     /// Winner order (priority desc, rate desc, id asc): the first eligible campaign wins.
     base: Box<[CompiledCampaign]>,
     promo: Box<[CompiledCampaign]>,
+    /// The program's missions, smallest id first.
+    missions: Box<[CompiledMission]>,
 }
 
 #[derive(Clone, Debug)]
@@ -134,6 +138,15 @@ impl RuleSet {
                     .collect(),
                 base: of_kind(CampaignKind::Base),
                 promo: of_kind(CampaignKind::Promo),
+                missions: {
+                    let mut ms: Vec<_> = config
+                        .missions
+                        .iter()
+                        .filter(|m| m.program == p.id)
+                        .collect();
+                    ms.sort_by_key(|m| m.id);
+                    ms.into_iter().map(CompiledMission::new).collect()
+                },
             };
             programs.insert(p.id.clone(), rules);
         }
