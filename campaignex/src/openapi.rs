@@ -7,7 +7,11 @@
 
 use serde_json::{json, Map, Value};
 use spend_domain::config::{Field, Op};
-use spend_runtime::openapi::{add_meta_paths, error_response, schema_ref};
+use spend_domain::CurrencyCode;
+use spend_runtime::openapi::{
+    add_meta_paths, decimal_pattern, error_response, not_blank_pattern, schema_ref, DATE_PATTERN,
+    UUID_PATTERN, WHITE_SPACE_CLASS,
+};
 use spend_store::config_store::Resource;
 
 /// The document.
@@ -29,8 +33,8 @@ pub fn document() -> Value {
         "info": {
             "title": "spend campaignex",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Configuration API: programs, FX rates, campaigns and exclusions \
-                (REWARDS.md §2). Every object answers with an `ETag`, its store revision; a `PUT` \
+            "description": "Configuration API: programs, FX rates, campaigns, exclusions \
+                (REWARDS.md §2) and missions (docs/missions.md). Every object answers with an `ETag`, its store revision; a `PUT` \
                 or `DELETE` with an `If-Match` that is no longer current gets 412. Errors are \
                 `{\"error\", \"details\"}`.",
         },
@@ -55,16 +59,21 @@ fn etag_header() -> Value {
         "schema": {"type": "string", "example": "\"42\""}})
 }
 
+/// RFC 9110's `"*" / #entity-tag` as [`crate::etag::condition`] reads it: `*`, or one or more
+/// strong or weak tags separated by commas (empty list elements allowed, as the RFC says).
+const CONDITION_PATTERN: &str =
+    "^([ \\t]*\\*[ \\t]*|[ \\t,]*(W/)?\"[!#-~]*\"([ \\t]*,[ \\t,]*(W/)?\"[!#-~]*\")*[ \\t,]*)$";
+
 fn conditional_headers() -> Value {
     json!([
         {"name": "If-Match", "in": "header", "required": false,
             "description": "`*` or ETags such as `\"42\"`: write only if the object's current \
                 ETag is one of them (412 otherwise; 400 if malformed).",
-            "schema": {"type": "string"}},
+            "schema": {"type": "string", "pattern": CONDITION_PATTERN}},
         {"name": "If-None-Match", "in": "header", "required": false,
             "description": "`*`, or ETags: write only if the object does not exist, or its \
                 current ETag is none of them (412 otherwise; 400 if malformed).",
-            "schema": {"type": "string"}},
+            "schema": {"type": "string", "pattern": CONDITION_PATTERN}},
     ])
 }
 
@@ -74,6 +83,7 @@ fn schema_name(resource: Resource) -> &'static str {
         Resource::FxRate => "FxRate",
         Resource::Campaign => "Campaign",
         Resource::Exclusion => "Exclusion",
+        Resource::Mission => "Mission",
     }
 }
 
@@ -196,7 +206,7 @@ fn key_schema(resource: Resource) -> Value {
     match resource {
         Resource::Program => program_id(),
         Resource::FxRate => currency(),
-        Resource::Campaign | Resource::Exclusion => uuid(),
+        Resource::Campaign | Resource::Exclusion | Resource::Mission => uuid(),
     }
 }
 
@@ -204,44 +214,165 @@ fn program_id() -> Value {
     json!({"type": "string", "pattern": "^[a-z0-9_]{1,64}$", "example": "scis_shopping"})
 }
 
+/// The currencies an FX rate may be given for: ISO 4217 (`spec/iso4217.txt`) but SGD.
 fn currency() -> Value {
-    json!({"type": "string", "pattern": "^[A-Z]{3}$",
+    let codes: Vec<&str> = CurrencyCode::all_codes()
+        .iter()
+        .copied()
+        .filter(|c| *c != CurrencyCode::SGD.as_str())
+        .collect();
+    json!({"type": "string", "enum": codes,
         "description": "An ISO 4217 code (not SGD, which is always 1).", "example": "USD"})
 }
 
 fn uuid() -> Value {
-    json!({"type": "string", "format": "uuid",
+    json!({"type": "string", "format": "uuid", "pattern": UUID_PATTERN,
         "description": "Written in lower case by the server; accepted in either case."})
 }
 
-fn decimal(description: &str) -> Value {
-    json!({"type": ["string", "number"], "description": format!("{description} Written as a \
-        string; a JSON number is read from its literal text, without an exponent."),
-        "example": "1.35"})
+/// An id the server assigns when it is absent or null.
+fn assigned_uuid() -> Value {
+    json!({"type": ["string", "null"], "format": "uuid", "pattern": UUID_PATTERN,
+        "description": "Absent or null: the server assigns a v4 UUID. Written in lower case by \
+            the server; accepted in either case."})
+}
+
+/// A decimal in `0 (or above) ..= 10^max_pow10` with at most `frac` fractional digits: a string,
+/// or a JSON integer (read from its literal text).
+fn decimal(description: &str, max_pow10: usize, frac: usize, zero: bool) -> Value {
+    let max = format!("1{}", "0".repeat(max_pow10));
+    let max: u64 = max.parse().unwrap_or(u64::MAX);
+    json!({"description": format!("{description} Written as a string; a JSON integer is read \
+    from its literal text."),
+    "example": "1.35",
+    "oneOf": [
+        {"type": "string", "pattern": decimal_pattern(max_pow10, frac, zero)},
+        {"type": "integer", "minimum": if zero { 0 } else { 1 }, "maximum": max},
+    ]})
 }
 
 fn date() -> Value {
-    json!({"type": ["string", "null"], "format": "date", "description": "YYYY-MM-DD, inclusive."})
+    json!({"type": ["string", "null"], "format": "date", "pattern": DATE_PATTERN,
+        "description": "YYYY-MM-DD, inclusive; null or absent: open."})
 }
 
+/// What [`spend_domain`] accepts as a display name: 1 to 200 characters, not only white space,
+/// no control characters (they end up in remarks and reports, one line each).
 fn name() -> Value {
-    json!({"type": "string", "minLength": 1, "maxLength": 200})
+    const NOT_CONTROL: &str = "[^\\x00-\\x1f\\x7f-\\x9f]";
+    let not_space = format!("[^{WHITE_SPACE_CLASS}\\x00-\\x1f\\x7f-\\x9f]");
+    json!({"type": "string", "minLength": 1, "maxLength": 200,
+        "pattern": format!("^{NOT_CONTROL}*{not_space}{NOT_CONTROL}*$")})
 }
 
 fn list_of(name: &str) -> Value {
     json!({"type": "array", "items": schema_ref(name)})
 }
 
+/// A list of `PUT /v1/config`: absent or null is an empty list.
+fn config_list(name: &str) -> Value {
+    json!({"type": ["array", "null"], "items": schema_ref(name),
+        "description": "Absent or null: none."})
+}
+
+/// A condition: one variant per field and kind of operator, each with the value it takes
+/// (REWARDS.md §2). The fields' operators come from `spend-domain` itself.
+fn condition(fields: &[&str], ops: &[&str]) -> Value {
+    let mut variants = Vec::new();
+    for field in Field::ALL {
+        let scalar: Vec<&str> = field
+            .ops()
+            .iter()
+            .filter(|op| !matches!(op, Op::In | Op::NotIn | Op::Between))
+            .map(|op| op.as_str())
+            .collect();
+        let lists: Vec<&str> = field
+            .ops()
+            .iter()
+            .filter(|op| matches!(op, Op::In | Op::NotIn))
+            .map(|op| op.as_str())
+            .collect();
+        let one = condition_scalar(field);
+        let item = if field == Field::Mcc {
+            json!({"anyOf": [one.clone(), pair(&one, "A range of codes, lo ≤ hi.")]})
+        } else {
+            one.clone()
+        };
+        let mut add = |ops: Vec<&str>, value: Value| {
+            if !ops.is_empty() {
+                variants.push(json!({"type": "object", "additionalProperties": false,
+                    "required": ["field", "op", "value"],
+                    "properties": {"field": {"type": "string", "const": field.as_str()},
+                        "op": {"type": "string", "enum": ops},
+                        "value": value}}));
+            }
+        };
+        add(scalar, one.clone());
+        add(
+            lists,
+            json!({"type": "array", "minItems": 1, "maxItems": 1000, "items": item}),
+        );
+        if field.ops().contains(&Op::Between) {
+            add(
+                vec![Op::Between.as_str()],
+                pair(&one, "lo ≤ hi, both inclusive."),
+            );
+        }
+    }
+    json!({"description": format!("Which operators fit which field, and the value each takes \
+        (REWARDS.md §2): fields {}; operators {}. A pair `[lo, hi]` needs lo ≤ hi, a rule \
+        between two values which a schema cannot state.", fields.join(", "), ops.join(", ")),
+        "anyOf": variants})
+}
+
+/// `[lo, hi]` of `one`.
+fn pair(one: &Value, description: &str) -> Value {
+    json!({"type": "array", "minItems": 2, "maxItems": 2, "prefixItems": [one, one],
+        "items": one, "description": description})
+}
+
+/// The value one operand of a condition on `field` takes.
+fn condition_scalar(field: Field) -> Value {
+    match field {
+        Field::Mcc => json!({"type": "integer", "minimum": 1, "maximum": 9999}),
+        Field::Amount | Field::AmountSgd => json!({
+        "description": "≥ 0, at most 2 fractional digits, and fits a 96-bit decimal (at most \
+            79228162514264337593543950335 counting the fraction's digits too): a string, or a \
+            JSON integer.",
+        "oneOf": [
+            {"type": "string", "pattern": "^[0-9]{1,29}(\\.[0-9]{1,2})?$"},
+            // The bound, 2^96 - 1 (a 96-bit decimal), is said in words: OpenAPI tools that read
+            // numbers as 64-bit ones (utoipa among them) cannot read it as a `maximum`.
+            {"type": "integer", "minimum": 0,
+                "description": "At most 79228162514264337593543950335 (2^96 - 1)."},
+        ]}),
+        Field::Merchant => json!({"type": "string", "minLength": 1, "maxLength": 128,
+            "pattern": not_blank_pattern(), "description": "Compared case-insensitively."}),
+        Field::Currency => json!({"type": "string", "enum": CurrencyCode::all_codes()}),
+        // spend-domain's weekday names, Monday first.
+        Field::Weekday => json!({"type": "string",
+            "enum": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]}),
+        Field::Foreign => json!({"type": "boolean"}),
+    }
+}
+
 fn schemas() -> Value {
     let fields: Vec<&str> = Field::ALL.iter().map(|f| f.as_str()).collect();
     let ops: Vec<&str> = Op::ALL.iter().map(|o| o.as_str()).collect();
     let config_lists = json!({
+        "programs": config_list("Program"),
+        "fx_rates": config_list("FxRate"),
+        "campaigns": config_list("Campaign"),
+        "exclusions": config_list("Exclusion"),
+        "missions": config_list("Mission"),
+    });
+    let mut snapshot_props = json!({
         "programs": list_of("Program"),
         "fx_rates": list_of("FxRate"),
         "campaigns": list_of("Campaign"),
         "exclusions": list_of("Exclusion"),
+        "missions": list_of("Mission"),
     });
-    let mut snapshot_props = config_lists.clone();
     snapshot_props["revision"] = json!({"type": "integer",
         "description": "The store revision the configuration was read at."});
     json!({
@@ -260,31 +391,26 @@ fn schemas() -> Value {
             "required": ["currency", "rate"],
             "properties": {"currency": currency(),
                 "rate": decimal("SGD per one unit of the currency: 0 < rate ≤ 1,000,000, at most \
-                    6 fractional digits.")}},
-        "Condition": {"type": "object", "additionalProperties": false,
-            "required": ["field", "op", "value"],
-            "description": "Which ops fit which field, and the value each takes: REWARDS.md §2.",
-            "properties": {"field": {"type": "string", "enum": fields},
-                "op": {"type": "string", "enum": ops},
-                "value": {"description": "A scalar or a list, by field and op.",
-                    "anyOf": [{"type": "integer"}, {"type": "string"}, {"type": "boolean"},
-                        {"type": "array"}]}}},
+                    6 fractional digits.", 6, 6, false)}},
+        "Condition": condition(&fields, &ops),
         "Campaign": {"type": "object", "additionalProperties": false,
             "required": ["name", "program", "kind", "priority", "conditions", "rate"],
-            "properties": {"id": uuid(), "name": name(), "program": program_id(),
+            "properties": {"id": assigned_uuid(), "name": name(), "program": program_id(),
                 "kind": {"type": "string", "enum": ["base", "promo"]},
-                "priority": {"type": "integer", "description": "Higher wins."},
+                "priority": {"type": "integer", "minimum": i64::MIN, "maximum": i64::MAX,
+                    "description": "Higher wins."},
                 "start_date": date(), "end_date": date(),
                 "conditions": list_of("Condition"),
                 "rate": decimal("0 ≤ rate ≤ 10,000, at most 4 fractional digits; per SGD, or a \
-                    percentage for cashback.")}},
+                    percentage for cashback.", 4, 4, true)}},
         "Exclusion": {"type": "object", "additionalProperties": false,
             "required": ["name", "programs", "conditions"],
-            "properties": {"id": uuid(), "name": name(),
+            "properties": {"id": assigned_uuid(), "name": name(),
                 "programs": {"type": ["array", "null"], "minItems": 1, "items": program_id(),
                     "description": "The programs it applies to; null for every program."},
                 "conditions": list_of("Condition"),
                 "valid_from": date(), "valid_until": date()}},
+        "Mission": mission_schema(),
         "Config": {"type": "object", "additionalProperties": false,
             "description": "Shaped like examples/reference-config.json; every list optional.",
             "properties": config_lists},
@@ -292,4 +418,30 @@ fn schemas() -> Value {
             "required": ["revision", "programs", "fx_rates", "campaigns", "exclusions"],
             "properties": snapshot_props},
     })
+}
+
+/// A mission (docs/missions.md): "spend X within Y days, win Z".
+fn mission_schema() -> Value {
+    let mut start = date();
+    start["type"] = json!("string");
+    start["description"] = json!("YYYY-MM-DD, inclusive.");
+    json!({"type": "object", "additionalProperties": false,
+        "required": ["name", "program", "start_date", "window_days", "target", "conditions",
+            "reward"],
+        "properties": {"id": assigned_uuid(), "name": name(), "program": program_id(),
+            "start_date": start, "end_date": date(),
+            "window_days": {"type": "integer", "minimum": 1, "maximum": 366,
+                "description": "Days of the window a card's first qualifying purchase opens, \
+                    that day included."},
+            "target": {"oneOf": [
+                {"type": "object", "additionalProperties": false, "required": ["amount_sgd"],
+                    "properties": {"amount_sgd": decimal("The SGD to reach: > 0, at most 2 \
+                        fractional digits.", 9, 2, false)}},
+                {"type": "object", "additionalProperties": false, "required": ["count"],
+                    "properties": {"count": {"type": "integer", "minimum": 1,
+                        "maximum": 1_000_000}}},
+            ]},
+            "conditions": list_of("Condition"),
+            "reward": decimal("Paid once on completion, in the program's unit: > 0, at most 2 \
+                fractional digits.", 9, 2, false)}})
 }

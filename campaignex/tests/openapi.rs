@@ -72,7 +72,13 @@ fn collect_refs(v: &Value, out: &mut Vec<String>) {
 #[test]
 fn documents_exactly_the_route_table() {
     let mut expected = BTreeSet::new();
-    for res in ["programs", "fx-rates", "campaigns", "exclusions"] {
+    for res in [
+        "programs",
+        "fx-rates",
+        "campaigns",
+        "exclusions",
+        "missions",
+    ] {
         for m in ["get", "post"] {
             expected.insert((m.to_owned(), format!("/v1/{res}")));
         }

@@ -33,7 +33,8 @@ pub fn document() -> Value {
                 Card routes take role `admin`, or `customer` for the cards in the token's \
                 `cards` claim; the record route takes `admin`. Decimals are strings with 2 \
                 fractional digits. Errors are `{\"error\", \"details\"}`. Unknown query \
-                parameters are ignored; an empty one counts as absent; one given twice is a 400.",
+                parameters are ignored; a known one that is empty (`?to=`) is malformed like any \
+                other value not of its type (400), and one given twice is a 400.",
         },
         "security": [{"bearer": []}],
         "tags": [
@@ -63,7 +64,12 @@ fn card_param() -> Value {
 
 fn date_param(name: &str, description: &str) -> Value {
     json!({"name": name, "in": "query", "required": false, "description": description,
-        "schema": {"type": "string", "format": "date"}})
+        "schema": date()})
+}
+
+/// `YYYY-MM-DD`, a real calendar date.
+fn date() -> Value {
+    json!({"type": "string", "format": "date", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"})
 }
 
 fn range_params() -> Vec<Value> {
@@ -74,7 +80,8 @@ fn range_params() -> Vec<Value> {
         ),
         date_param(
             "to",
-            "The latest `transaction_date`, inclusive, YYYY-MM-DD; not before `from` (400).",
+            "The latest `transaction_date`, inclusive, YYYY-MM-DD; not before `from` (400: a \
+             rule between two parameters, which a schema cannot state).",
         ),
     ]
 }
@@ -103,9 +110,11 @@ fn history_path() -> Value {
         "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE,
             "default": DEFAULT_LIMIT}}));
     params.push(json!({"name": "cursor", "in": "query", "required": false,
-        "description": "The `next_cursor` of the previous page, for the same card (400 \
-            otherwise). A cursor is a position: it stays valid if `from`/`to` change.",
-        "schema": {"type": "string"}}));
+        "description": "The `next_cursor` of the previous page, for the same card. Opaque: \
+            44 base64url characters carrying a check and the card it was issued for, so a \
+            mistyped or edited cursor, or one of another card, is a 400 though it fits the \
+            pattern. A cursor is a position: it stays valid if `from`/`to` change.",
+        "schema": cursor()}));
     let mut responses = json!({"200": json_response(
         "One page, newest `transaction_date` first, ties by `id` descending. Paging with \
          `next_cursor` until it is null returns every outcome in range exactly once.",
@@ -145,8 +154,14 @@ fn record_path() -> Value {
     }}})
 }
 
+/// What [`spend_store::reward_store::Cursor::encode`] writes: 33 bytes in base64url, unpadded.
+fn cursor() -> Value {
+    json!({"type": "string", "pattern": "^[A-Za-z0-9_-]{44}$"})
+}
+
 fn uuid() -> Value {
     json!({"type": "string", "format": "uuid",
+        "pattern": "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
         "description": "Written in lower case by the server; accepted in either case."})
 }
 
@@ -242,6 +257,7 @@ fn schemas() -> Value {
             "properties": {
                 "items": {"type": "array", "items": schema_ref("Reward")},
                 "next_cursor": {"type": ["string", "null"],
+                    "pattern": "^[A-Za-z0-9_-]{44}$",
                     "description": "Pass as `cursor` for the next page; null on the last one."}}},
         "Summary": {"type": "object", "additionalProperties": false,
             "required": ["card_id", "count", "totals"],

@@ -1,7 +1,8 @@
 //! The path and query parameters of the reward routes, parsed into domain values or refused with
 //! a 400 naming the parameter.
 //!
-//! Rules where API.md is silent: an empty value (`?from=`) means the parameter is absent; a
+//! Rules where API.md is silent: an empty value (`?from=`) is refused like any other value that
+//! is not of the parameter's type (the OpenAPI document says `date`, not "date or empty"); a
 //! parameter given twice is refused; parameters the route does not know are ignored (the way
 //! most HTTP APIs treat them, so a client may add e.g. a cache buster); `from` after `to` is a
 //! 400 rather than an empty answer, because it is always a client mistake.
@@ -81,13 +82,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
     }
 }
 
-fn present(v: &Option<String>) -> Option<&str> {
-    v.as_deref().filter(|s| !s.is_empty())
-}
-
 /// `YYYY-MM-DD`, a real date.
 fn date(name: &str, v: &Option<String>) -> Result<Option<NaiveDate>, ApiError> {
-    let Some(s) = present(v) else {
+    let Some(s) = v.as_deref() else {
         return Ok(None);
     };
     let b = s.as_bytes();
@@ -115,7 +112,7 @@ impl RawParams {
 
     /// `limit`: 1..=1000, default [`DEFAULT_LIMIT`].
     pub(crate) fn limit(&self) -> Result<u32, ApiError> {
-        let Some(s) = present(&self.limit) else {
+        let Some(s) = self.limit.as_deref() else {
             return Ok(DEFAULT_LIMIT);
         };
         s.parse::<u32>()
@@ -128,7 +125,8 @@ impl RawParams {
 
     /// `cursor`, which must have been issued for `card`.
     pub(crate) fn cursor(&self, card: CardId) -> Result<Option<Cursor>, ApiError> {
-        present(&self.cursor)
+        self.cursor
+            .as_deref()
             .map(|s| Cursor::decode(s, card).map_err(cursor_error))
             .transpose()
     }
@@ -143,8 +141,9 @@ mod tests {
     use super::*;
     use uuid::Uuid;
 
+    /// `""` stands for a parameter that is not in the query.
     fn params(from: &str, to: &str, limit: &str, cursor: &str) -> RawParams {
-        let s = |v: &str| Some(v.to_owned());
+        let s = |v: &str| (!v.is_empty()).then(|| v.to_owned());
         RawParams {
             from: s(from),
             to: s(to),
@@ -154,13 +153,46 @@ mod tests {
     }
 
     #[test]
-    fn empty_means_absent() {
-        let p = params("", "", "", "");
+    fn absent_means_the_default_and_empty_is_refused() {
+        let p = RawParams::default();
         assert_eq!(p.range().unwrap(), DateRange::ALL);
         assert_eq!(p.limit().unwrap(), DEFAULT_LIMIT);
         assert_eq!(p.cursor(CardId(Uuid::nil())).unwrap(), None);
-        let p = RawParams::default();
-        assert_eq!(p.range().unwrap(), DateRange::ALL);
+        let empty = || Some(String::new());
+        for (p, message) in [
+            (
+                RawParams {
+                    from: empty(),
+                    ..RawParams::default()
+                },
+                "from must be a date written YYYY-MM-DD",
+            ),
+            (
+                RawParams {
+                    to: empty(),
+                    ..RawParams::default()
+                },
+                "to must be a date written YYYY-MM-DD",
+            ),
+        ] {
+            assert_eq!(p.range().unwrap_err().error, message);
+        }
+        let p = RawParams {
+            limit: empty(),
+            ..RawParams::default()
+        };
+        assert_eq!(
+            p.limit().unwrap_err().error,
+            "limit must be an integer from 1 to 1000"
+        );
+        let p = RawParams {
+            cursor: empty(),
+            ..RawParams::default()
+        };
+        assert_eq!(
+            p.cursor(CardId(Uuid::nil())).unwrap_err().error,
+            "cursor is malformed"
+        );
     }
 
     #[test]

@@ -121,9 +121,21 @@ async fn parameters_are_checked() {
         let a = server.get(&path, Some(&admin())).await;
         assert_eq!((a.status, a.error()), (status, message), "{path}");
     }
-    // Unknown parameters are ignored, empty ones are absent, an unknown card is an empty page.
+    // An empty parameter is not of its type (the document says date, integer, cursor): 400.
+    for (query, message) in [
+        ("from=", "from must be a date written YYYY-MM-DD"),
+        ("to=", "to must be a date written YYYY-MM-DD"),
+        ("limit=", "limit must be an integer from 1 to 1000"),
+        ("cursor=", "cursor is malformed"),
+    ] {
+        let a = server
+            .get(&format!("{base}/rewards?{query}"), Some(&admin()))
+            .await;
+        assert_eq!((a.status, a.error()), (400, message), "{query}");
+    }
+    // Unknown parameters are ignored, an unknown card is an empty page.
     for path in [
-        format!("{base}/rewards?nocache=123&from=&to=&limit=&cursor="),
+        format!("{base}/rewards?nocache=123&nocache2="),
         format!("{base}/rewards"),
         format!("/v1/cards/{}/rewards", c.to_string().to_uppercase()),
     ] {

@@ -4,10 +4,19 @@
 //! hand-written parsers, not derived types. A test checks that every route is documented.
 
 use serde_json::{json, Map, Value};
-use spend_domain::csv::COLUMNS_WITH_TYPE;
-use spend_runtime::openapi::{add_meta_paths, error_response, schema_ref};
+use spend_domain::csv::{COLUMNS_BASE, COLUMNS_WITH_TYPE};
+use spend_domain::CurrencyCode;
+use spend_runtime::openapi::{
+    add_meta_paths, decimal_pattern, error_response, not_blank_pattern, schema_ref, DATE_PATTERN,
+    UUID_PATTERN,
+};
 
-use crate::routes::OPENAPI_PATH;
+use crate::routes::{OPENAPI_PATH, SCHEMAS_PATH, SCHEMA_PATH};
+
+/// An S3 object key of the characters AWS calls safe (`0-9 a-z A-Z ! - _ . * ' ( )`), in
+/// `/`-separated segments, none empty, none starting or ending with `.`.
+const S3_KEY_PATTERN: &str =
+    "^[0-9A-Za-z!_*'()-]+(\\.[0-9A-Za-z!_*'()-]+)*(/[0-9A-Za-z!_*'()-]+(\\.[0-9A-Za-z!_*'()-]+)*)*$";
 
 fn batch_error(description: &str) -> Value {
     json!({"description": description,
@@ -59,7 +68,7 @@ pub fn document() -> Value {
         "/v1/batches".into(),
         json!({"post": {"operationId": "postBatch", "tags": ["ingest"],
             "summary": "Ingest a CSV file streamed as the body (REWARDS.md §1 framing).",
-            "requestBody": {"required": true, "content": {"text/csv": {"schema": {"type": "string"}}}},
+            "requestBody": {"required": true, "content": {"text/csv": {"schema": csv_file()}}},
             "responses": upload}}),
     );
 
@@ -82,7 +91,13 @@ pub fn document() -> Value {
             "summary": "Ingest a CSV object from S3 in the background.",
             "requestBody": {"required": true, "content": {"application/json": {"schema": {
                 "type": "object", "required": ["bucket", "key"], "additionalProperties": false,
-                "properties": {"bucket": {"type": "string"}, "key": {"type": "string"}}}}}},
+                "properties": {
+                    "bucket": {"type": "string", "pattern": "^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"},
+                    "key": {"type": "string", "maxLength": 200, "pattern": S3_KEY_PATTERN,
+                        "description": "An object key of S3's safe characters, in `/`-separated \
+                            segments (no empty, `.` or `..` segment): a key any S3 store, \
+                            `spend dev`'s file-backed one included, keeps as is. Another key is \
+                            looked for too; it is found only if the store has it."}}}}}},
             "responses": s3}}),
     );
 
@@ -102,6 +117,7 @@ pub fn document() -> Value {
             "responses": status}}),
     );
 
+    schema_paths(&mut paths);
     add_meta_paths(
         &mut paths,
         OPENAPI_PATH,
@@ -120,6 +136,8 @@ pub fn document() -> Value {
         "security": [{"bearer": []}],
         "tags": [
             {"name": "ingest", "description": "Role `bank`."},
+            {"name": "schemas", "description": "No authentication. The Avro writer schemas of \
+                the topics' records, for consumers in any language."},
             {"name": "meta", "description": "No authentication."},
         ],
         "paths": paths,
@@ -130,18 +148,124 @@ pub fn document() -> Value {
     })
 }
 
+/// `GET /v1/schemas` and `GET /v1/schemas/{name}` ([`crate::routes::schemas`]).
+fn schema_paths(paths: &mut Map<String, Value>) {
+    let names: Vec<&str> = crate::routes::schemas::PUBLISHED
+        .iter()
+        .map(|p| p.name)
+        .collect();
+    let hex16 = json!({"type": "string", "pattern": "^[0-9a-f]{16}$"});
+    paths.insert(
+        SCHEMAS_PATH.into(),
+        json!({"get": {"operationId": "listAvroSchemas", "tags": ["schemas"], "security": [],
+            "summary": "The Avro writer schemas, where each is written and its fingerprint.",
+            "description": "Every Kafka record is Avro single-object encoded: `C3 01`, the \
+                writer schema's CRC-64-AVRO fingerprint (8 bytes, little-endian), then the Avro \
+                binary body. Keep the schemas by fingerprint; decode each record with the one its \
+                header names. Topic names are the defaults (`--topic`, `--dlq-topic` change them).",
+            "responses": {"200": {"description": "The published schemas.",
+                "content": {"application/json": {"schema": {"type": "object",
+                    "required": ["encoding", "schemas"],
+                    "properties": {"encoding": {"type": "string"},
+                        "schemas": {"type": "array", "items": {"type": "object",
+                            "required": ["name", "topic", "key", "url", "fingerprint", "header",
+                                "readable_fingerprints"],
+                            "properties": {
+                                "name": {"enum": names},
+                                "topic": {"type": ["string", "null"]},
+                                "key": {"type": ["string", "null"],
+                                    "description": "What the Kafka key holds."},
+                                "description": {"type": "string"},
+                                "url": {"type": "string"},
+                                "fingerprint": {"type": "string", "pattern": "^[0-9a-f]{16}$",
+                                    "description": "CRC-64-AVRO of the parsing canonical form: its 8 bytes little-endian, in hex, as the record header holds them."},
+                                "header": {"type": "string", "pattern": "^c301[0-9a-f]{16}$",
+                                    "description": "The 10 bytes each record written with this schema starts with."},
+                                "readable_fingerprints": {"type": "array", "items": hex16,
+                                    "description": "Every writer version the services read, this one first."}}}}}}}}}}}}),
+    );
+    paths.insert(
+        SCHEMA_PATH.into(),
+        json!({"get": {"operationId": "getAvroSchema", "tags": ["schemas"], "security": [],
+            "summary": "One writer schema, self-contained (named types inlined), as Avro tools read it.",
+            "parameters": [{"name": "name", "in": "path", "required": true,
+                "schema": {"type": "string", "enum": names}}],
+            "responses": {
+                "200": {"description": "The Avro schema (JSON).",
+                    "headers": {"X-Avro-Fingerprint": {"schema": hex16,
+                        "description": "Its CRC-64-AVRO fingerprint, 8 bytes little-endian in hex."}},
+                    "content": {"application/json": {"schema": {"type": "object",
+                        "required": ["type", "name"]}}}},
+                "404": error_response("No schema has this name."),
+            }}}),
+    );
+}
+
+/// A CSV file the ingestor reads to its end (REWARDS.md §1 framing): one of the two headers, then
+/// rows. Rows are checked one by one (a bad row is counted as rejected in a 200); only a broken
+/// file is a 422, so the schema keeps to files without quoting, where nothing can break.
+fn csv_file() -> Value {
+    let header = |columns: &[&str]| columns.join(",");
+    json!({"type": "string",
+        "pattern": format!("^\u{feff}?({}|{})(\\r?\\n[^\"\\r\\n]*)*$",
+            header(&COLUMNS_BASE), header(&COLUMNS_WITH_TYPE))})
+}
+
+fn uuid() -> Value {
+    json!({"type": "string", "format": "uuid", "pattern": UUID_PATTERN})
+}
+
+/// 1 to `max` characters once surrounding white space is removed (REWARDS.md §1).
+fn text(max: usize) -> Value {
+    json!({"type": "string", "minLength": 1, "maxLength": max, "pattern": not_blank_pattern()})
+}
+
+/// One field of a transaction, as REWARDS.md §1 states it (the server also removes surrounding
+/// white space first; the patterns describe the trimmed text).
+fn transaction_field(column: &str) -> Value {
+    match column {
+        "id" | "card_id" => uuid(),
+        "transaction_id" => text(64),
+        "merchant" => text(128),
+        "mcc" => {
+            json!({"description": "1 to 9999: a JSON integer, or its 1 to 4 digits as a string (`\"0742\"` is 742).",
+            "oneOf": [
+                {"type": "integer", "minimum": 1, "maximum": 9999},
+                {"type": "string",
+                    "pattern": "^(0{0,3}[1-9]|0{0,2}[1-9][0-9]|0?[1-9][0-9]{2}|[1-9][0-9]{3})$"},
+            ]})
+        }
+        "currency" => json!({"type": "string", "enum": CurrencyCode::all_codes(),
+            "description": "ISO 4217, upper case."}),
+        "amount" => json!({"description": "0 < amount ≤ 1,000,000,000, at most 2 fractional \
+            digits: a string, or a JSON integer.", "example": "12.30",
+        "oneOf": [
+            {"type": "string", "pattern": decimal_pattern(9, 2, false)},
+            {"type": "integer", "minimum": 1, "maximum": 1_000_000_000},
+        ]}),
+        "transaction_date" => json!({"type": "string", "format": "date", "pattern": DATE_PATTERN,
+            "description": "Not after today + 1 day (UTC, when received): a bound of the \
+                clock, which a schema cannot state."}),
+        "card_pan" => json!({"type": "string", "pattern": "^[ -]*([0-9][ -]*){13,19}$",
+            "description": "13 to 19 digits once spaces and `-` are removed, passing the Luhn \
+                check (which a schema cannot state). Published and stored masked only."}),
+        "card_type" => json!({"type": "string", "pattern": "^[a-z0-9_]{1,64}$",
+            "description": "The card program id."}),
+        "type" => json!({"enum": ["", "purchase", "reversal", null],
+            "description": "Empty, null or absent: purchase."}),
+        "original_id" => json!({"description": "The purchase a reversal reverses: a UUID when \
+                `type` is `reversal`, otherwise empty, null or absent.",
+            "anyOf": [uuid(), {"enum": ["", null]}]}),
+        _ => json!({"type": "string"}),
+    }
+}
+
 fn schemas() -> Value {
     let mut tx_props = Map::new();
     for column in COLUMNS_WITH_TYPE {
-        let schema = match column {
-            "mcc" => json!({"type": ["integer", "string"]}),
-            "amount" => json!({"type": ["string", "number"], "example": "12.30"}),
-            "type" | "original_id" => json!({"type": ["string", "null"]}),
-            _ => json!({"type": "string"}),
-        };
-        tx_props.insert(column.into(), schema);
+        tx_props.insert(column.into(), transaction_field(column));
     }
-    let required: Vec<&str> = COLUMNS_WITH_TYPE[..10].to_vec();
+    let required: Vec<&str> = COLUMNS_BASE.to_vec();
     let row_error = json!({"type": "object", "required": ["line", "id", "fields", "messages"],
         "properties": {
             "line": {"type": "integer", "description": "Physical line; the header is line 1."},
@@ -177,7 +301,11 @@ fn schemas() -> Value {
         "Error": {"type": "object", "required": ["error", "details"],
             "properties": {"error": {"type": "string"}, "details": {"type": "array"}}},
         "Transaction": {"type": "object", "required": required,
-            "additionalProperties": false, "properties": tx_props},
+            "additionalProperties": false, "properties": tx_props,
+            // A reversal names its original; anything else names none.
+            "if": {"required": ["type"], "properties": {"type": {"const": "reversal"}}},
+            "then": {"required": ["original_id"], "properties": {"original_id": uuid()}},
+            "else": {"properties": {"original_id": {"enum": ["", null]}}}},
         "RowError": row_error,
         "BatchSummary": {"type": "object",
             "required": ["batch_id", "rows", "accepted", "rejected", "errors"],

@@ -65,6 +65,21 @@ pub(crate) async fn post_s3(
     Ok(response)
 }
 
+/// The longest object key S3 accepts, in bytes of UTF-8.
+pub(crate) const MAX_KEY_BYTES: usize = 1024;
+
+/// S3's bucket naming rules (general purpose buckets): 3 to 63 characters of `a-z`, `0-9`, `.`
+/// and `-`, beginning and ending with a letter or digit.
+pub(crate) fn valid_bucket_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    let inner = |c: &u8| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'.' || *c == b'-';
+    let edge = |c: &u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+    (3..=63).contains(&b.len())
+        && b.iter().all(inner)
+        && b.first().is_some_and(edge)
+        && b.last().is_some_and(edge)
+}
+
 fn bucket_and_key(body: &Value) -> Result<(String, String), ApiError> {
     let Some(object) = body.as_object() else {
         return Err(ApiError::unprocessable(
@@ -88,6 +103,21 @@ fn bucket_and_key(body: &Value) -> Result<(String, String), ApiError> {
     };
     let bucket = text("bucket");
     let key = text("key");
+    // A name S3 itself would refuse is the client's mistake: say so here, rather than pass on a
+    // request that S3 answers with an error the ingestor can only call "unavailable".
+    if !bucket.is_empty() && !valid_bucket_name(&bucket) {
+        details.push(ApiError::field_detail(
+            "bucket",
+            "bucket must be an s3 bucket name: 3 to 63 of a-z, 0-9, '.' and '-', \
+             starting and ending with a letter or digit",
+        ));
+    }
+    if key.len() > MAX_KEY_BYTES {
+        details.push(ApiError::field_detail(
+            "key",
+            format!("key must be at most {MAX_KEY_BYTES} bytes"),
+        ));
+    }
     for name in object
         .keys()
         .filter(|k| !matches!(k.as_str(), "bucket" | "key"))
@@ -138,5 +168,29 @@ pub(crate) async fn get_status(
             "no batch {}: unknown, or forgotten (batches are kept in memory, the most recent only)",
             id.hyphenated()
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_bucket_name;
+
+    #[test]
+    fn bucket_names_follow_s3s_rules() {
+        for ok in ["uploads", "abc", "bank-1.files", &"a".repeat(63)] {
+            assert!(valid_bucket_name(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "ab",
+            "Uploads",
+            "a b",
+            "-abc",
+            "abc.",
+            "a_b",
+            &"a".repeat(64),
+        ] {
+            assert!(!valid_bucket_name(bad), "{bad}");
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! The route table and what every handler shares.
 
 mod batches;
+pub(crate) mod schemas;
 #[cfg(test)]
 mod tests;
 mod transactions;
@@ -25,6 +26,9 @@ use crate::{openapi, Limits};
 
 /// Where the OpenAPI document of these routes is served.
 pub(crate) const OPENAPI_PATH: &str = "/v1/openapi/ingestor.json";
+/// Where the Avro writer schemas are listed, and each one served.
+pub(crate) const SCHEMAS_PATH: &str = "/v1/schemas";
+pub(crate) const SCHEMA_PATH: &str = "/v1/schemas/{name}";
 
 /// Everything the handlers share; cloning shares it.
 #[derive(Clone)]
@@ -89,6 +93,9 @@ pub(crate) fn router(state: AppState, auth: Arc<dyn Authenticator>) -> Router {
         .with_state(state)
         // The document describes the API, not the data: it needs no role.
         .route(OPENAPI_PATH, get(|| async { Json(openapi::document()) }))
+        // So are the Avro writer schemas: the shape of the topics' records, not their content.
+        .route(SCHEMAS_PATH, get(schemas::list))
+        .route(SCHEMA_PATH, get(schemas::get))
 }
 
 /// The answer for a batch that ended: 200 with the summary, or the failure's status with the

@@ -273,9 +273,17 @@ async fn s3_needs_a_bucket_a_key_and_an_s3() {
         .map(|d| d["field"].as_str().unwrap())
         .collect();
     assert_eq!(fields, ["bucket", "key", "x"]);
+    // A name S3 would refuse is the client's mistake, not S3 being down.
+    let (status, v) = send(
+        app.clone(),
+        json_post("/v1/batches/s3", json!({"bucket": "B", "key": "k"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(v["details"][0]["field"], "bucket");
     let (status, _) = send(
         app,
-        json_post("/v1/batches/s3", json!({"bucket": "b", "key": "k"})),
+        json_post("/v1/batches/s3", json!({"bucket": "bucket-b", "key": "k"})),
     )
     .await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
@@ -334,6 +342,8 @@ fn every_route_is_documented() {
         ("/v1/batches/s3", "post"),
         ("/v1/batches/{batch_id}", "get"),
         (super::OPENAPI_PATH, "get"),
+        (super::SCHEMAS_PATH, "get"),
+        (super::SCHEMA_PATH, "get"),
         ("/healthz", "get"),
         ("/readyz", "get"),
         ("/metrics", "get"),
@@ -343,5 +353,5 @@ fn every_route_is_documented() {
             "{method} {path}"
         );
     }
-    assert_eq!(paths.len(), 8);
+    assert_eq!(paths.len(), 10);
 }
