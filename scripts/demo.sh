@@ -33,14 +33,22 @@ echo "==> spend upload $examples/transactions.csv"
 "$spend" upload --url "$url" --token "$(cat "$data/bank-token")" "$examples/transactions.csv"
 
 echo
-echo "==> GET /v1/cards/00000000-0000-4000-8000-0000000000a3/rewards?limit=3"
-sleep 2
-curl -fs -H "Authorization: Bearer $admin" \
-  "$url/v1/cards/00000000-0000-4000-8000-0000000000a3/rewards?limit=3" | python3 -m json.tool
+card=00000000-0000-4000-8000-0000000000a3
+# The answer means every row is durably in Kafka; the rewarder rewards them a moment later. A
+# card's rows are rewarded in file order, so once its last row has an outcome, all of them have.
+last=$(awk -F, -v card="$card" '$8 == card { id = $1 } END { print id }' "$examples/transactions.csv")
+echo "==> waiting until the card's last transaction ($last) is rewarded"
+for _ in $(seq 1 300); do
+  curl -fs -o /dev/null -H "Authorization: Bearer $admin" "$url/v1/transactions/$last" && break
+  kill -0 $dev 2>/dev/null || { echo "spend dev exited" >&2; exit 1; }
+  sleep 0.1
+done
 echo
-echo "==> GET /v1/cards/00000000-0000-4000-8000-0000000000a3/summary"
-curl -fs -H "Authorization: Bearer $admin" \
-  "$url/v1/cards/00000000-0000-4000-8000-0000000000a3/summary" | python3 -m json.tool
+echo "==> GET /v1/cards/$card/rewards?limit=3"
+curl -fs -H "Authorization: Bearer $admin" "$url/v1/cards/$card/rewards?limit=3" | python3 -m json.tool
+echo
+echo "==> GET /v1/cards/$card/summary"
+curl -fs -H "Authorization: Bearer $admin" "$url/v1/cards/$card/summary" | python3 -m json.tool
 
 echo
 echo "spend dev keeps running on $url (API docs: $url/docs; tokens in $data/). Ctrl-C stops it."

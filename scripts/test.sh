@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The project's one test command, on a fresh machine or a used one:
 #   installs and starts the test servers (scripts/services.sh), then runs
-#   cargo fmt --check, cargo clippy -D warnings and cargo test over the whole workspace.
+#   cargo fmt --check, cargo clippy -D warnings and cargo test over the whole workspace, then the
+#   OpenAPI documents (scripts/schemathesis.sh), the deploy files (scripts/validate-deploy.sh) and
+#   cargo deny (deny.toml).
 # fmt, clippy and test all run even when one fails; the exit status is non-zero if any failed.
 # Servers that this run started are stopped at the end; ones already running are left alone.
 # Extra arguments go to `cargo test` (e.g. scripts/test.sh -p spend-domain).
@@ -69,7 +71,11 @@ log_to() {
   "$@" 2>&1 | tee "$log"
 }
 run_phase test log_to "$test_log" cargo test --workspace --locked --no-fail-fast "$@" || true
+# The published OpenAPI documents against `spend dev`, both ways (scripts/schemathesis.sh).
+run_phase openapi bash scripts/schemathesis.sh || true
 run_phase deploy bash scripts/validate-deploy.sh || true
+# Bans (e.g. `rsa`, RUSTSEC-2023-0071), licenses and sources; advisories need GitHub (deny.toml).
+run_phase deny cargo deny --locked check bans licenses sources || true
 
 printf '\n==> stop\n'
 stop_started

@@ -49,6 +49,9 @@ pub fn consumer_client_config(config: &RewarderConfig) -> ClientConfig {
         .set("partition.assignment.strategy", "cooperative-sticky")
         .set("enable.partition.eof", "false")
         .set("fetch.wait.max.ms", "100");
+    if let Some(id) = &config.group_instance_id {
+        c.set("group.instance.id", id);
+    }
     for (k, v) in &kafka.properties {
         c.set(k, v);
     }
@@ -61,6 +64,8 @@ pub(crate) struct RewarderContext {
     pub(crate) topic: String,
     /// How long a revocation waits for the revoked partitions' batches in flight.
     pub(crate) revoke_wait: Duration,
+    /// Told when this process has its first assignment (readiness).
+    pub(crate) stats: crate::Stats,
 }
 
 impl RewarderContext {
@@ -142,6 +147,7 @@ impl ConsumerContext for RewarderContext {
             let partitions = self.partitions_of(tpl);
             self.book.assign(&partitions);
             metrics().assigned.set(self.book.assigned().len() as i64);
+            self.stats.mark_joined();
             tracing::info!(?partitions, "partitions assigned");
         }
     }
@@ -157,6 +163,8 @@ pub(crate) struct PollSettings {
     pub(crate) commit_interval: Duration,
     /// How long the queue may stay full before the partitions are paused.
     pub(crate) pause_after: Duration,
+    /// Assign every partition instead of subscribing ([`crate::RewarderConfig::assign_all_partitions`]).
+    pub(crate) assign_all: bool,
 }
 
 /// What became of a chunk offered to the worker.
@@ -182,9 +190,13 @@ pub(crate) struct PollLoop {
 impl PollLoop {
     /// Runs until stopped, then drains and leaves the group.
     pub(crate) fn run(self) -> Result<()> {
-        self.consumer
-            .subscribe(&[&self.topic])
-            .map_err(|e| RewarderError::kafka_setup("subscribe", e))?;
+        if self.settings.assign_all {
+            self.assign_all()?;
+        } else {
+            self.consumer
+                .subscribe(&[&self.topic])
+                .map_err(|e| RewarderError::kafka_setup("subscribe", e))?;
+        }
         let fetched = self.fetch();
         if fetched.is_err() {
             // The worker must not wait for records that will never come.
@@ -192,6 +204,36 @@ impl PollLoop {
         }
         self.drain();
         fetched
+    }
+
+    /// Every partition of the topic, each from the group's committed offset (or the start).
+    fn assign_all(&self) -> Result<()> {
+        let metadata = self
+            .consumer
+            .fetch_metadata(Some(&self.topic), Duration::from_secs(30))
+            .map_err(|e| RewarderError::kafka_setup("read the topic's partitions", e))?;
+        let partitions: Vec<i32> = metadata
+            .topics()
+            .iter()
+            .filter(|t| t.name() == self.topic)
+            .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+            .collect();
+        let mut tpl = TopicPartitionList::new();
+        for &p in &partitions {
+            tpl.add_partition_offset(&self.topic, p, Offset::Stored)
+                .map_err(|e| RewarderError::kafka_setup("list the partitions", e))?;
+        }
+        self.consumer
+            .assign(&tpl)
+            .map_err(|e| RewarderError::kafka_setup("assign the partitions", e))?;
+        self.book.assign(&partitions);
+        metrics().assigned.set(partitions.len() as i64);
+        self.consumer.context().stats.mark_joined();
+        tracing::info!(
+            ?partitions,
+            "partitions assigned (every partition, no group join)"
+        );
+        Ok(())
     }
 
     fn fetch(&self) -> Result<()> {

@@ -43,6 +43,7 @@ mod dlq;
 mod error;
 mod metrics;
 mod offsets;
+mod readiness;
 pub mod replay;
 pub mod rules;
 mod worker;
@@ -61,6 +62,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use consumer::consumer_client_config;
 pub use error::{Result, RewarderError};
+pub use readiness::RewarderBackend;
 pub use rules::LiveRules;
 
 use crate::backoff::Backoff;
@@ -84,6 +86,17 @@ pub struct RewarderConfig {
     pub topic: String,
     pub dlq_topic: String,
     pub group_id: String,
+    /// `group.instance.id`: a static member of the group (KIP-345). A restarted process with the
+    /// same id takes its place at once instead of waiting for the old session to time out, and
+    /// the group does not rebalance. `None`: a dynamic member.
+    pub group_instance_id: Option<String>,
+    /// Take every partition of the topic by assignment instead of joining the group's
+    /// rebalances: for a process that is the topic's only rewarder (`spend dev`). Offsets are
+    /// still read from and committed to the group, so a restart resumes where it left off; what
+    /// is skipped is the group's join, and with it the wait for a crashed member's session to
+    /// time out (and tansu 0.6's coordinator, which does not always hand a crashed member's
+    /// partitions over).
+    pub assign_all_partitions: bool,
     /// Create both topics with this many partitions when missing (brokers that do not create
     /// topics on their own, like tansu). `None`: they must exist.
     pub create_topics: Option<i32>,
@@ -117,6 +130,8 @@ impl RewarderConfig {
             topic: DEFAULT_TOPIC.into(),
             dlq_topic: DEFAULT_DLQ_TOPIC.into(),
             group_id: DEFAULT_GROUP.into(),
+            group_instance_id: None,
+            assign_all_partitions: false,
             create_topics: None,
             batch_max_records: 8192,
             batch_max_wait: Duration::from_millis(50),
@@ -181,6 +196,8 @@ struct StatsInner {
     /// Nanoseconds per [`Stage`].
     stages: [AtomicU64; 6],
     rules_loaded: AtomicBool,
+    /// The consumer group has given this process its (first) assignment.
+    joined: AtomicBool,
     /// The revision of the last batch written; meaningful once `batches > 0`.
     last_revision: AtomicI64,
     window: Mutex<(Option<Instant>, Option<Instant>)>,
@@ -205,6 +222,17 @@ impl Stats {
     /// Whether a rule set is in force (the rewarder consumes only once one is).
     pub fn rules_loaded(&self) -> bool {
         self.0.rules_loaded.load(Ordering::Relaxed)
+    }
+
+    /// Whether this process has joined the consumer group and been given its partitions (possibly
+    /// none, when the group has more members than partitions). Until then a record published
+    /// now would wait for the group's join before anyone rewards it.
+    pub fn joined_group(&self) -> bool {
+        self.0.joined.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn mark_joined(&self) {
+        self.0.joined.store(true, Ordering::Relaxed);
     }
 
     /// The configuration revision the last written batch was evaluated with.
@@ -298,6 +326,7 @@ pub async fn run(
         book: book.clone(),
         topic: config.topic.clone(),
         revoke_wait: config.revoke_wait,
+        stats: deps.stats.clone(),
     };
     let consumer = consumer_client_config(&config)
         .create_with_context(context)
@@ -356,6 +385,7 @@ pub async fn run(
             chunk,
             commit_interval: config.commit_interval,
             pause_after: Duration::from_secs(1),
+            assign_all: config.assign_all_partitions,
         },
     };
 

@@ -11,7 +11,11 @@
 //!
 //! Reports rows/s end to end, the upload's own rate, and the peak resident memory (`VmHWM`) and
 //! CPU time of the `spend dev` process, with the load average around the run: on a shared
-//! machine the figures mean little without it.
+//! machine the figures mean little without it. In the same run it times `spend eval` (the same
+//! engine, no servers) over the same file and prints the ratio, and it breaks the CPU time of
+//! `spend dev` down by thread kind, which is by stage: `embedded-kafka` is the broker,
+//! `rdk:*` librdkafka's clients, `tokio-runtime-w` the HTTP services and the rewarder's tasks,
+//! `rewarder-poll` the consumer's poll loop, and so on.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -107,6 +111,8 @@ fn bench(args: &BenchPipelineArgs, dir: &Path) -> anyhow::Result<()> {
     let file_bytes = std::fs::metadata(&csv).map(|m| m.len()).unwrap_or(0);
     let last_of_card = last_id_of_each_card(&csv)?;
 
+    let eval = eval_rate(dir, &csv)?;
+
     let port = free_port()?;
     let store_dir = dir.join("store");
     let log_path = dir.join("spend-dev.log");
@@ -128,7 +134,7 @@ fn bench(args: &BenchPipelineArgs, dir: &Path) -> anyhow::Result<()> {
 
     let runtime = tokio::runtime::Runtime::new().context("start the async runtime")?;
     let measured = runtime.block_on(measure(args, &store_dir, &csv, &last_of_card, &mut dev));
-    // SIGINT, as Ctrl-C: spend dev drains before it exits.
+    // SIGINT, as Ctrl-C: spend dev stops the way a user stops it.
     let stopped = dev.stop("INT", Duration::from_secs(120));
     let m = measured?;
     stopped?;
@@ -159,9 +165,17 @@ fn bench(args: &BenchPipelineArgs, dir: &Path) -> anyhow::Result<()> {
         total,
         last_of_card.len()
     );
+    let end_to_end = m.accepted as f64 / total;
+    println!("  end to end        {end_to_end:.0} rows/s");
     println!(
-        "  end to end        {:.0} rows/s",
-        m.accepted as f64 / total
+        "  spend eval        {:.0} rows/s on the same file ({:.2} s, peak RSS {} MB)",
+        eval.rows_per_sec,
+        eval.elapsed.as_secs_f64(),
+        eval.peak_rss / (1 << 20)
+    );
+    println!(
+        "  ratio             {:.2} of spend eval",
+        end_to_end / eval.rows_per_sec
     );
     println!(
         "  spend dev         peak RSS {} MB, CPU {:.1} s",
@@ -172,6 +186,17 @@ fn bench(args: &BenchPipelineArgs, dir: &Path) -> anyhow::Result<()> {
         "  load average      {} before, {} after",
         m.load_before, m.load_after
     );
+    println!("  CPU by thread kind (µs per row):");
+    for (kind, cpu) in &m.cpu_by_thread {
+        if cpu.is_zero() {
+            continue;
+        }
+        println!(
+            "    {kind:<18} {:>7.2} s  {:>6.1}",
+            cpu.as_secs_f64(),
+            cpu.as_secs_f64() * 1e6 / m.accepted.max(1) as f64
+        );
+    }
     if let Some(n) = m.verified {
         println!("  verified          every one of {n} ids answered 200 (untimed)");
     }
@@ -185,6 +210,7 @@ struct Measured {
     queryable: Duration,
     peak_rss: u64,
     cpu: Duration,
+    cpu_by_thread: Vec<(String, Duration)>,
     load_before: String,
     load_after: String,
     verified: Option<usize>,
@@ -256,6 +282,7 @@ async fn measure(
         .peak_rss()
         .context("read the peak memory of spend dev")?;
     let cpu = dev.cpu_time().context("read the CPU time of spend dev")?;
+    let cpu_by_thread = dev.cpu_by_thread();
 
     let verified = if args.verify_all {
         eprintln!("looking up every id");
@@ -273,9 +300,55 @@ async fn measure(
         queryable,
         peak_rss,
         cpu,
+        cpu_by_thread,
         load_before,
         load_after,
         verified,
+    })
+}
+
+struct EvalRate {
+    rows_per_sec: f64,
+    elapsed: Duration,
+    peak_rss: u64,
+}
+
+/// `spend eval` over `csv` with the reference configuration (what `spend dev` loads), as a child
+/// process whose output is discarded: the engine's own speed on this file, on this machine, now.
+fn eval_rate(dir: &Path, csv: &Path) -> anyhow::Result<EvalRate> {
+    let config = dir.join("reference-config.json");
+    std::fs::write(&config, crate::dev::REFERENCE_CONFIG).context("write the configuration")?;
+    eprintln!("timing spend eval over the same file");
+    let rows = std::fs::read(csv)
+        .context("read the CSV file")?
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        .saturating_sub(1);
+    let start = Instant::now();
+    let mut child = Command::new(std::env::current_exe().context("find the spend executable")?)
+        .arg("eval")
+        .arg("--config")
+        .arg(&config)
+        .stdin(File::open(csv).context("open the CSV file")?)
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .context("start spend eval")?;
+    let mut peak_rss = 0;
+    let status = loop {
+        if let Some(status) = child.try_wait().context("wait for spend eval")? {
+            break status;
+        }
+        peak_rss = peak_rss.max(crate::child::peak_rss(child.id()).unwrap_or(0));
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let elapsed = start.elapsed();
+    ensure!(status.success(), "spend eval failed: {status}");
+    Ok(EvalRate {
+        rows_per_sec: rows as f64 / elapsed.as_secs_f64(),
+        elapsed,
+        peak_rss,
     })
 }
 

@@ -25,6 +25,14 @@ pub(crate) fn cpu_time(pid: &str) -> Option<Duration> {
     Some(Duration::from_millis(ticks * 10))
 }
 
+/// The peak resident set (VmHWM) of process `pid`, in bytes.
+pub(crate) fn peak_rss(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
 /// A child service listening on `url`; killed on drop.
 pub(crate) struct ChildService {
     name: &'static str,
@@ -77,14 +85,34 @@ impl ChildService {
 
     /// The child's peak resident set (VmHWM), in bytes.
     pub(crate) fn peak_rss(&self) -> Option<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
-        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-        Some(kib * 1024)
+        peak_rss(self.child.id())
     }
 
     pub(crate) fn cpu_time(&self) -> Option<Duration> {
         cpu_time(&self.child.id().to_string())
+    }
+
+    /// CPU time so far per kind of thread (the thread's name with its trailing digits dropped:
+    /// `rdk:broker1` and `rdk:broker2` are one kind), most first: a profile by stage, since each
+    /// stage of the pipeline runs on threads of its own name.
+    pub(crate) fn cpu_by_thread(&self) -> Vec<(String, Duration)> {
+        let pid = self.child.id();
+        let mut kinds: std::collections::BTreeMap<String, Duration> = Default::default();
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+            return Vec::new();
+        };
+        for task in tasks.flatten() {
+            let tid = task.file_name().to_string_lossy().into_owned();
+            let name =
+                std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/comm")).unwrap_or_default();
+            let kind = name.trim().trim_end_matches(|c: char| c.is_ascii_digit());
+            if let Some(cpu) = cpu_time(&format!("{pid}/task/{tid}")) {
+                *kinds.entry(kind.to_owned()).or_default() += cpu;
+            }
+        }
+        let mut kinds: Vec<(String, Duration)> = kinds.into_iter().collect();
+        kinds.sort_by_key(|k| std::cmp::Reverse(k.1));
+        kinds
     }
 
     /// Sends `signal` (`"TERM"`, `"INT"`) and waits up to `grace` for a clean exit; past it the

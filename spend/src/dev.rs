@@ -1,25 +1,24 @@
 //! `spend dev`: every service in one process on one port, on the embedded defaults.
 //!
 //! The Kafka path is the real one — the ingestor's rdkafka producer and the rewarder's consumer
-//! group — against librdkafka's in-process mock cluster. Configuration and rewards live in the
-//! embedded stores under `--data-dir`, so rewards survive a restart. On Ctrl-C the HTTP server stops
-//! taking requests, the producer flushes, and the rewarder drains everything accepted before the
-//! process exits (the mock cluster keeps nothing across a restart, so nothing may be left on it).
+//! group — against a Kafka-protocol broker embedded in the process ([`broker`]: tansu, its log in
+//! a SQLite file under `--data-dir`). Configuration and rewards live in the embedded stores under
+//! `--data-dir`. Everything the API acknowledges is on disk before the answer, so a crash loses
+//! nothing: on the next start the rewarder resumes from its committed offsets. On Ctrl-C the HTTP
+//! server stops taking requests, the producer flushes, and the rewarder commits what it wrote.
 
-mod backlog;
+mod broker;
+mod s3;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use axum::response::{Html, IntoResponse};
 use axum::routing::get;
 use axum::Router;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::mocking::MockCluster;
-use rdkafka::{Offset, TopicPartitionList};
 use serde_json::Value;
 use spend_campaignex::{CampaignexConfig, CampaignexDeps, ConfigStoreBackend};
 use spend_domain::config::Config;
@@ -27,7 +26,7 @@ use spend_informer::{InformerConfig, InformerDeps, RewardStoreBackend};
 use spend_ingestor::{IngestorConfig, IngestorDeps, KafkaSettings, KafkaSink};
 use spend_rewarder::{RewarderConfig, RewarderDeps, Stats};
 use spend_runtime::jwt::{dev_auth, AuthArgs, TokenSpec};
-use spend_runtime::kafka::{consumer_config, KafkaArgs};
+use spend_runtime::kafka::KafkaArgs;
 use spend_runtime::{health_routes, with_json_fallbacks, Role};
 use spend_store::config_store::{objects_of, ConfigStore};
 use spend_store::embedded::EmbeddedConfigStore;
@@ -54,37 +53,36 @@ pub(crate) struct DevArgs {
     /// The address to listen on.
     #[arg(long, env = "SPEND_HOST", default_value = "127.0.0.1")]
     pub(crate) host: IpAddr,
-    /// Partitions of the in-process `transactions` topic.
+    /// Partitions of the `transactions` topic, when it is created (first start).
     #[arg(long, default_value_t = 4)]
     pub(crate) partitions: i32,
-    /// How long Ctrl-C waits for the rewarder to reward everything accepted.
-    #[arg(long, default_value = "60", value_parser = parse_secs)]
-    pub(crate) drain_timeout: Duration,
+    /// The loopback port of the embedded Kafka broker, for outside Kafka clients; 0: the last
+    /// run's port if it is free, otherwise any free port. Written to `<data-dir>/kafka-bootstrap`.
+    #[arg(long, env = "SPEND_KAFKA_PORT", default_value_t = 0)]
+    pub(crate) kafka_port: u16,
+    /// The loopback port of the embedded S3 endpoint (bucket `uploads`, for `POST /v1/batches/s3`);
+    /// 0: the last run's port if it is free, otherwise any free port. Written to
+    /// `<data-dir>/s3-endpoint`, its keys to `<data-dir>/s3-credentials`.
+    #[arg(long, env = "SPEND_S3_PORT", default_value_t = 0)]
+    pub(crate) s3_port: u16,
     #[command(flatten)]
     pub(crate) auth: AuthArgs,
 }
 
-fn parse_secs(s: &str) -> Result<Duration, String> {
-    s.parse::<u64>()
-        .map(Duration::from_secs)
-        .map_err(|_| format!("{s:?} is not a whole number of seconds"))
-}
-
 pub(crate) fn dev(args: DevArgs) -> anyhow::Result<()> {
     crate::telemetry::init(crate::telemetry::Format::Pretty);
-    // The mock cluster is not `Send`: it lives on a thread of its own for the whole run.
-    let broker = EmbeddedBroker::start(args.partitions)?;
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("create the data directory {}", args.data_dir.display()))?;
+    // The broker runs on a thread and runtime of its own, so it stops after every client.
+    let broker = broker::EmbeddedKafka::start(&args.data_dir, args.kafka_port)?;
     let runtime = tokio::runtime::Runtime::new().context("start the async runtime")?;
-    let result = runtime.block_on(serve(&args, broker.bootstrap.clone()));
-    // Every client is gone by now; the broker can stop.
+    let result = runtime.block_on(serve(&args, broker.bootstrap().to_owned()));
     drop(runtime);
     broker.stop();
     result
 }
 
 async fn serve(args: &DevArgs, bootstrap: String) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&args.data_dir)
-        .with_context(|| format!("create the data directory {}", args.data_dir.display()))?;
     let config_store: Arc<dyn ConfigStore> = Arc::new(
         EmbeddedConfigStore::open(&args.data_dir.join("config"))
             .context("open the embedded configuration store")?,
@@ -97,8 +95,9 @@ async fn serve(args: &DevArgs, bootstrap: String) -> anyhow::Result<()> {
 
     let shutdown = CancellationToken::new();
     let kafka = KafkaArgs::new(bootstrap.clone()).with_default_client_id("spend-dev");
+    broker::ensure_topics(&kafka, &[(TOPIC, args.partitions.max(1)), (DLQ_TOPIC, 1)]).await?;
 
-    // The rewarder: its own token, cancelled only once everything accepted is rewarded.
+    // The rewarder: its own token, cancelled once the ingestor has stopped.
     let rewarder_stop = CancellationToken::new();
     let stats = Stats::default();
     let rewarder = tokio::spawn(spend_rewarder::run(
@@ -111,6 +110,9 @@ async fn serve(args: &DevArgs, bootstrap: String) -> anyhow::Result<()> {
         rewarder_stop.clone(),
     ));
 
+    let s3 = s3::EmbeddedS3::start(&args.data_dir, args.host, args.s3_port, shutdown.clone())
+        .await
+        .context("start the embedded S3 endpoint")?;
     let ingest_config = IngestorConfig::default();
     let mut settings = KafkaSettings::new(bootstrap.clone(), TOPIC);
     settings.connection = kafka.clone();
@@ -121,8 +123,8 @@ async fn serve(args: &DevArgs, bootstrap: String) -> anyhow::Result<()> {
         &ingest_config,
         IngestorDeps {
             auth: auth.clone(),
-            sink: Arc::new(backlog::BacklogGate::new(sink, stats.clone())),
-            s3: None,
+            sink: Arc::new(sink),
+            s3: Some(spend_ingestor::s3::client(&s3.settings)?),
         },
         shutdown.clone(),
     );
@@ -130,7 +132,10 @@ async fn serve(args: &DevArgs, bootstrap: String) -> anyhow::Result<()> {
     let readiness = ingestor
         .readiness()
         .with(Arc::new(ConfigStoreBackend::new(config_store.clone())))
-        .with(Arc::new(RewardStoreBackend::new(reward_store.clone())));
+        .with(Arc::new(RewardStoreBackend::new(reward_store.clone())))
+        .with(Arc::new(spend_rewarder::RewarderBackend::new(
+            stats.clone(),
+        )));
     let app = ingestor
         .router()
         .merge(spend_informer::router(
@@ -170,9 +175,28 @@ async fn serve(args: &DevArgs, bootstrap: String) -> anyhow::Result<()> {
     let bank = mint(Role::Bank, "spend-dev-bank").context("mint the bank token")?;
     write_token(&args.data_dir.join("admin-token"), &admin)?;
     write_token(&args.data_dir.join("bank-token"), &bank)?;
+    // The dashboard (spend-web) calls this same server's public API over loopback, with the
+    // signed-in user's token; the one-time link signs in with the admin and bank tokens.
+    let web = spend_web::WebConfig::new(format!("http://{}", loopback(addr)));
+    let sign_in = web.sign_in_links.issue(&[&admin, &bank]);
+    let app = app.merge(spend_web::router(web));
     println!("spend dev is serving every service on http://{addr}");
     println!("  data directory: {}", args.data_dir.display());
+    println!(
+        "  Kafka:          {bootstrap} (topics {TOPIC}, {DLQ_TOPIC}; also in {}/{})",
+        args.data_dir.display(),
+        broker::BOOTSTRAP_FILE
+    );
+    println!(
+        "  S3:             {} (bucket {}; keys in {}/{})",
+        s3.settings.endpoint,
+        s3::BUCKET,
+        args.data_dir.display(),
+        s3::CREDENTIALS_FILE
+    );
     println!("  API docs:       http://{addr}/docs");
+    println!("  dashboard:      http://{addr}/");
+    println!("  sign-in link:   http://{addr}/ui/signin/{sign_in} (works once)");
     println!(
         "  tokens (30 days): {0}/admin-token (configuration, lookups), {0}/bank-token (uploads)",
         args.data_dir.display()
@@ -183,7 +207,7 @@ async fn serve(args: &DevArgs, bootstrap: String) -> anyhow::Result<()> {
     let stop_signal = shutdown.clone();
     tokio::spawn(async move {
         spend_runtime::shutdown_signal().await;
-        tracing::info!("shutting down: no new requests; draining what was accepted");
+        tracing::info!("shutting down: no new requests");
         stop_signal.cancel();
     });
     let served = axum::serve(listener, app)
@@ -192,9 +216,12 @@ async fn serve(args: &DevArgs, bootstrap: String) -> anyhow::Result<()> {
         .context("serve HTTP");
     shutdown.cancel();
     ingestor.close().await;
+    if let Ok(Err(e)) = s3.server.await {
+        tracing::error!(error = %e, "the embedded s3 endpoint failed");
+    }
 
-    // Everything accepted is on the in-process broker; reward all of it before leaving.
-    let drained = drain(&kafka, args.drain_timeout, &rewarder).await;
+    // Everything accepted is in the broker's log on disk; what the rewarder has not written yet
+    // is rewarded on the next start, from the offsets it committed.
     rewarder_stop.cancel();
     match rewarder.await {
         Ok(Ok(())) => {}
@@ -202,20 +229,20 @@ async fn serve(args: &DevArgs, bootstrap: String) -> anyhow::Result<()> {
         Err(e) => tracing::error!(error = %e, "the rewarder task panicked"),
     }
     tracing::info!(records = stats.records(), "stopped");
-    served?;
-    drained
+    served
 }
 
 /// The rewarder's settings in `spend dev`: batches of at most 2,048 records cut after 5 ms, not
-/// 8,192 after 50 ms. The backlog gate ([`backlog`]) keeps ~20,000 records between the ingestor
-/// and the rewarder, and the ingestor waits on the rewarder's progress: smaller, sooner batches
-/// hand the gate room back sooner (measured with `spend bench-pipeline`, 1M rows: 68–72k rows/s
-/// end to end, against 60–64k with 2,048 after 50 ms and 66k with 8,192 after 50 ms), and a
-/// single transaction is rewarded within milliseconds.
+/// 8,192 after 50 ms, so a single transaction posted by hand is rewarded within milliseconds; and
+/// every partition taken by assignment (`spend dev` is the topic's only rewarder), with offsets
+/// committed to the group as always. A group member would, after a crash, wait for the dead
+/// process's session to time out — and tansu 0.6's coordinator sometimes never hands a crashed
+/// member's partitions over (seen here: the new member got none, for good).
 fn dev_rewarder_config(kafka: &KafkaArgs) -> RewarderConfig {
     let mut config = RewarderConfig::new(kafka.clone());
     config.batch_max_records = 2048;
     config.batch_max_wait = Duration::from_millis(5);
+    config.assign_all_partitions = true;
     config
 }
 
@@ -236,6 +263,18 @@ async fn load_reference_config_once(store: &dyn ConfigStore) -> anyhow::Result<(
     Ok(())
 }
 
+/// `addr` as a loopback client reaches it: an unspecified listen address (`0.0.0.0`) becomes
+/// `127.0.0.1` (or `::1`).
+fn loopback(addr: SocketAddr) -> SocketAddr {
+    match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => SocketAddr::from(([127, 0, 0, 1], addr.port())),
+        IpAddr::V6(ip) if ip.is_unspecified() => {
+            SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, addr.port()))
+        }
+        _ => addr,
+    }
+}
+
 fn write_token(path: &Path, token: &str) -> anyhow::Result<()> {
     std::fs::write(path, format!("{token}\n"))
         .with_context(|| format!("write {}", path.display()))?;
@@ -246,122 +285,6 @@ fn write_token(path: &Path, token: &str) -> anyhow::Result<()> {
             .with_context(|| format!("restrict {}", path.display()))?;
     }
     Ok(())
-}
-
-/// Waits until the rewarders' group has committed every offset of `transactions` up to its end
-/// (the mock cluster's watermarks are exact), or the timeout passes.
-async fn drain(
-    kafka: &KafkaArgs,
-    timeout: Duration,
-    rewarder: &tokio::task::JoinHandle<spend_rewarder::Result<()>>,
-) -> anyhow::Result<()> {
-    let kafka = kafka.clone();
-    let deadline = Instant::now() + timeout;
-    loop {
-        if rewarder.is_finished() {
-            bail!("the rewarder stopped before everything accepted was rewarded");
-        }
-        let k = kafka.clone();
-        let left = tokio::task::spawn_blocking(move || records_left(&k))
-            .await
-            .context("drain check")??;
-        if left == 0 {
-            tracing::info!("drained: every accepted record is rewarded");
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            bail!("{left} accepted records were not rewarded within {timeout:?}; they are lost with the in-process broker");
-        }
-        tracing::info!(left, "draining");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
-fn records_left(kafka: &KafkaArgs) -> anyhow::Result<i64> {
-    let consumer: BaseConsumer = consumer_config(kafka, spend_rewarder::DEFAULT_GROUP)
-        .create()
-        .context("create the drain check consumer")?;
-    let timeout = Duration::from_secs(5);
-    let metadata = consumer
-        .fetch_metadata(Some(TOPIC), timeout)
-        .context("read the topic metadata")?;
-    let mut tpl = TopicPartitionList::new();
-    let mut ends = Vec::new();
-    for topic in metadata.topics() {
-        for p in topic.partitions() {
-            let (_, high) = consumer
-                .fetch_watermarks(TOPIC, p.id(), timeout)
-                .context("read the watermarks")?;
-            tpl.add_partition(TOPIC, p.id());
-            ends.push((p.id(), high));
-        }
-    }
-    let committed = consumer
-        .committed_offsets(tpl, timeout)
-        .context("read the committed offsets")?;
-    let mut left = 0;
-    for (partition, high) in ends {
-        let done = match committed
-            .find_partition(TOPIC, partition)
-            .map(|e| e.offset())
-        {
-            Some(Offset::Offset(o)) => o,
-            _ => 0,
-        };
-        left += (high - done).max(0);
-    }
-    Ok(left)
-}
-
-/// The in-process Kafka: librdkafka's mock cluster, on a thread of its own (it is not `Send`).
-struct EmbeddedBroker {
-    bootstrap: String,
-    stop: std::sync::mpsc::Sender<()>,
-    thread: std::thread::JoinHandle<()>,
-}
-
-impl EmbeddedBroker {
-    fn start(partitions: i32) -> anyhow::Result<Self> {
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<anyhow::Result<String>>();
-        let (stop, stop_rx) = std::sync::mpsc::channel::<()>();
-        let thread = std::thread::Builder::new()
-            .name("embedded-kafka".into())
-            .spawn(move || {
-                let started = (|| -> anyhow::Result<MockCluster<'static, _>> {
-                    let cluster = MockCluster::new(1).context("start the in-process broker")?;
-                    for (topic, n) in [(TOPIC, partitions), (DLQ_TOPIC, 1)] {
-                        cluster
-                            .create_topic(topic, n, 1)
-                            .with_context(|| format!("create topic {topic}"))?;
-                    }
-                    Ok(cluster)
-                })();
-                match started {
-                    Ok(cluster) => {
-                        let _ = ready_tx.send(Ok(cluster.bootstrap_servers()));
-                        let _ = stop_rx.recv();
-                        drop(cluster);
-                    }
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(e));
-                    }
-                }
-            })
-            .context("start the broker thread")?;
-        let bootstrap = ready_rx
-            .recv()
-            .context("the broker thread ended before it started")??;
-        Ok(EmbeddedBroker {
-            bootstrap,
-            stop,
-            thread,
-        })
-    }
-
-    fn stop(self) {
-        let _ = self.stop.send(());
-        let _ = self.thread.join();
-    }
 }
 
 /// `/docs`: Swagger UI (vendored from npm `swagger-ui-dist`, so it works offline) over the

@@ -18,6 +18,7 @@ mod service_cmds;
 mod store_cmd;
 mod telemetry;
 mod token_cmd;
+mod web_cmd;
 
 /// mimalloc: the ingest and reward paths allocate many small strings per row; measured at
 /// 3.2-3.7 s of ingestor CPU per million rows against ~4.5 s with the system allocator.
@@ -73,6 +74,11 @@ enum Command {
     /// Rewarder throughput: generated records already on a topic, consumed, evaluated and written
     /// to the embedded store, against a bare consumer of the same settings.
     BenchRewarder(rewarder_cmds::BenchRewarderArgs),
+    /// Installs the reward store's ScyllaDB schema (keyspace without tablets, tables) and exits:
+    /// run once per deployment (the Helm chart's Job), not by every replica.
+    ScyllaSchema(rewarder_cmds::ScyllaSchemaArgs),
+    /// The web dashboard in front of the public API (distributed mode; `spend dev` serves it too).
+    Web(web_cmd::WebArgs),
     /// End-to-end throughput: a `spend gen` file uploaded to `spend dev` (a child process) until
     /// every outcome is queryable; reports rows/s and peak memory.
     BenchPipeline(bench_pipeline::BenchPipelineArgs),
@@ -104,7 +110,9 @@ fn main() -> ExitCode {
         Command::Rewarder(args) => rewarder_cmds::rewarder(args),
         Command::ReplayDlq(args) => rewarder_cmds::replay_dlq(args),
         Command::BenchRewarder(args) => rewarder_cmds::bench_rewarder(args),
+        Command::ScyllaSchema(args) => rewarder_cmds::scylla_schema(args),
         Command::BenchPipeline(args) => bench_pipeline::run(args),
+        Command::Web(args) => web_cmd::web(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

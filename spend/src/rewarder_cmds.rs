@@ -22,7 +22,9 @@ use spend_store::etcd::{EtcdConfigStore, EtcdOptions};
 use spend_store::remote::{RemoteOptions, RemoteRewardStore};
 use spend_store::reward_embedded::EmbeddedRewardStore;
 use spend_store::reward_store::RewardStore;
-use spend_store::scylla::{connect_session, ScyllaOptions, ScyllaRewardStore};
+use spend_store::scylla::{
+    connect_session, Credentials, ScyllaOptions, ScyllaRewardStore, ScyllaTls,
+};
 use tokio_util::sync::CancellationToken;
 
 use crate::telemetry;
@@ -108,6 +110,27 @@ pub(crate) struct RewardStoreArgs {
     /// The local data center (requests stay in it).
     #[arg(long = "scylla-local-dc", env = "SPEND_SCYLLA_LOCAL_DC")]
     local_dc: Option<String>,
+    /// User name for the cluster's password authentication (with --scylla-password).
+    #[arg(long = "scylla-username", env = "SPEND_SCYLLA_USERNAME")]
+    scylla_username: Option<String>,
+    /// Its password. Prefer the environment variable: a flag shows in the process list.
+    #[arg(
+        long = "scylla-password",
+        env = "SPEND_SCYLLA_PASSWORD",
+        hide_env_values = true
+    )]
+    scylla_password: Option<Token>,
+    /// Connect with TLS, verifying the nodes' certificates (which must name their IP
+    /// addresses) against this CA file (PEM); implies --scylla-tls.
+    #[arg(
+        long = "scylla-tls-ca",
+        env = "SPEND_SCYLLA_TLS_CA",
+        value_name = "PEM"
+    )]
+    scylla_tls_ca: Option<PathBuf>,
+    /// Connect with TLS, verifying the nodes against the system's trusted CAs.
+    #[arg(long = "scylla-tls", env = "SPEND_SCYLLA_TLS")]
+    scylla_tls: bool,
     /// Create the keyspace and tables when missing, with this many replicas per data center.
     #[arg(
         long = "scylla-install-schema",
@@ -163,6 +186,27 @@ impl std::fmt::Debug for Token {
 }
 
 impl RewardStoreArgs {
+    fn scylla_options(&self) -> anyhow::Result<ScyllaOptions> {
+        Ok(ScyllaOptions {
+            nodes: self.nodes.clone(),
+            keyspace: self.keyspace.clone(),
+            local_dc: self.local_dc.clone(),
+            credentials: match (&self.scylla_username, &self.scylla_password) {
+                (Some(username), Some(password)) => Some(Credentials {
+                    username: username.clone(),
+                    password: password.0.clone(),
+                }),
+                (None, None) => None,
+                _ => anyhow::bail!("--scylla-username and --scylla-password go together"),
+            },
+            tls: (self.scylla_tls || self.scylla_tls_ca.is_some()).then(|| ScyllaTls {
+                ca_file: self.scylla_tls_ca.clone(),
+                client_cert: None,
+            }),
+            ..ScyllaOptions::default()
+        })
+    }
+
     pub(crate) async fn store(&self) -> anyhow::Result<Arc<dyn RewardStore>> {
         if let Some(url) = &self.reward_store_url {
             anyhow::ensure!(
@@ -187,12 +231,7 @@ impl RewardStoreArgs {
                 .with_context(|| format!("open the reward store in {}", dir.display()))?;
             return Ok(Arc::new(store));
         }
-        let options = ScyllaOptions {
-            nodes: self.nodes.clone(),
-            keyspace: self.keyspace.clone(),
-            local_dc: self.local_dc.clone(),
-            ..ScyllaOptions::default()
-        };
+        let options = self.scylla_options()?;
         if let Some(rf) = self.install_schema {
             let session = connect_session(&options)
                 .await
@@ -206,6 +245,38 @@ impl RewardStoreArgs {
             .context("connect to scylla")?;
         Ok(Arc::new(store))
     }
+}
+
+/// `spend scylla-schema`: installs the reward store's schema once and exits, so that one
+/// installer (the chart's Job, the Compose `scylla-schema` service) does it, not every replica at
+/// once. Installing twice is harmless; a keyspace with tablets is refused.
+#[derive(clap::Args, Debug, Clone)]
+pub(crate) struct ScyllaSchemaArgs {
+    #[command(flatten)]
+    reward_store: RewardStoreArgs,
+    /// Replicas per data center, for a keyspace that does not exist yet.
+    #[arg(
+        long = "replication-factor",
+        env = "SPEND_SCYLLA_REPLICATION_FACTOR",
+        default_value_t = 3
+    )]
+    replication_factor: u32,
+}
+
+pub(crate) fn scylla_schema(args: ScyllaSchemaArgs) -> anyhow::Result<()> {
+    telemetry::init(telemetry::Format::Json);
+    let options = args.reward_store.scylla_options()?;
+    let runtime = tokio::runtime::Runtime::new().context("start the tokio runtime")?;
+    runtime.block_on(async move {
+        let session = connect_session(&options)
+            .await
+            .context("connect to scylla")?;
+        ScyllaRewardStore::install_schema(&session, &options.keyspace, args.replication_factor)
+            .await
+            .context("install the scylla schema")?;
+        tracing::info!(keyspace = %options.keyspace, "scylla schema installed");
+        Ok(())
+    })
 }
 
 /// How records are batched.
@@ -264,8 +335,9 @@ pub(crate) struct RewarderArgs {
     reward_store: RewardStoreArgs,
 }
 
-/// Readiness: the reward store answers and a rule set is in force. (etcd being down does not
-/// make the rewarder unready: it keeps rewarding with the last rule set.)
+/// Readiness: the reward store answers, a rule set is in force and the group has given this
+/// process its partitions ([`spend_rewarder::RewarderBackend`]). (etcd being down does not make
+/// the rewarder unready: it keeps rewarding with the last rule set.)
 struct RewardStoreBackend(Arc<dyn RewardStore>);
 
 #[async_trait::async_trait]
@@ -275,22 +347,6 @@ impl Backend for RewardStoreBackend {
     }
     async fn ping(&self) -> Result<(), String> {
         self.0.ping().await.map_err(|e| e.to_string())
-    }
-}
-
-struct RulesBackend(Stats);
-
-#[async_trait::async_trait]
-impl Backend for RulesBackend {
-    fn name(&self) -> &str {
-        "rule set"
-    }
-    async fn ping(&self) -> Result<(), String> {
-        if self.0.rules_loaded() {
-            Ok(())
-        } else {
-            Err("no rule set loaded yet".into())
-        }
     }
 }
 
@@ -320,7 +376,9 @@ pub(crate) fn rewarder(args: RewarderArgs) -> anyhow::Result<()> {
         tracing::info!(address = %listener.local_addr()?, "serving health and metrics");
         let readiness = Backends::new(Duration::from_secs(2))
             .with(Arc::new(RewardStoreBackend(deps.reward_store.clone())))
-            .with(Arc::new(RulesBackend(deps.stats.clone())));
+            .with(Arc::new(spend_rewarder::RewarderBackend::new(
+                deps.stats.clone(),
+            )));
         let routes = spend_runtime::health_routes(Arc::new(readiness));
         let health = tokio::spawn({
             let shutdown = shutdown.clone();

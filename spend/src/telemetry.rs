@@ -23,7 +23,9 @@ impl Format {
 
 /// Installs the global subscriber; a second call keeps the first one.
 pub(crate) fn init(default: Format) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let directives = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into());
+    let filter = EnvFilter::try_new(quiet_broker(&directives))
+        .unwrap_or_else(|_| EnvFilter::new(quiet_broker("info")));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -31,4 +33,39 @@ pub(crate) fn init(default: Format) {
         Format::Json => builder.json().try_init(),
         Format::Pretty => builder.try_init(),
     };
+}
+
+/// The embedded broker's crates (tansu, in `spend dev`) log every request and every record at
+/// info and debug: they are held at `warn` unless `directives` name them.
+fn quiet_broker(directives: &str) -> String {
+    if directives.contains("tansu") {
+        return directives.to_owned();
+    }
+    let mut out = directives.to_owned();
+    for krate in [
+        "tansu_broker",
+        "tansu_storage",
+        "tansu_service",
+        "tansu_sans_io",
+        "tansu_schema",
+        "tansu_auth",
+        "tansu_model",
+    ] {
+        out.push_str(&format!(",{krate}=warn"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quiet_broker;
+
+    #[test]
+    fn the_broker_is_quiet_unless_named() {
+        assert!(quiet_broker("debug").contains("tansu_sans_io=warn"));
+        assert_eq!(
+            quiet_broker("debug,tansu_broker=debug"),
+            "debug,tansu_broker=debug"
+        );
+    }
 }

@@ -79,9 +79,9 @@ async fn dev_rewards_the_examples_and_keeps_them_across_a_restart() {
     assert_no_pan("the dev log", &log);
 }
 
-/// librdkafka's mock cluster keeps only the last 5 MiB of each partition, consumed or not. An
-/// upload many times that size, on one partition, is still rewarded whole: `spend dev` publishes
-/// at the rewarder's pace. (Before that gate, a 1,000,000-row upload had 183,000 rewarded.)
+/// An upload many times larger than the rewarder's reach at any moment, on one partition, is
+/// rewarded whole. (librdkafka's mock cluster, the in-memory broker `spend dev` had before, kept
+/// only the last 5 MiB of each partition: a 1,000,000-row upload had 183,000 rewarded.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dev_rewards_every_row_of_an_upload_larger_than_its_broker_keeps() {
     const ROWS: i64 = 150_000;

@@ -106,6 +106,12 @@ impl Service {
         }
     }
 
+    /// SIGKILL, as a crash would: no shutdown code runs.
+    pub fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
     /// Sends `signal` (`"TERM"` as an orchestrator, `"INT"` as Ctrl-C) and waits for a clean exit.
     pub fn stop(mut self, signal: &str) {
         let pid = self.child.id().to_string();
@@ -206,7 +212,7 @@ pub fn expected() -> BTreeMap<String, Vec<String>> {
 }
 
 /// The expected.csv columns of a stored outcome.
-fn as_expected_row(id: &str, v: &Value) -> Vec<String> {
+pub fn as_expected_row(id: &str, v: &Value) -> Vec<String> {
     let s = |k: &str| v[k].as_str().unwrap_or("").to_owned();
     match v["status"].as_str() {
         Some("rewarded") => vec![
