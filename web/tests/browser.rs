@@ -199,8 +199,22 @@ impl Ui {
         Ok(())
     }
 
+    /// The text of the first element matching `css`. A page that is still being replaced (a
+    /// redirect after a form, a reload) can swap the element out between finding and reading
+    /// it: that is retried, for up to 10 s.
     async fn text(&self, css: &str) -> Result<String> {
-        Ok(self.c.find(Locator::Css(css)).await?.text().await?)
+        let mut tries = 0;
+        loop {
+            let read = async { self.c.find(Locator::Css(css)).await?.text().await };
+            match read.await {
+                Ok(text) => return Ok(text),
+                Err(e) if tries < 100 && e.to_string().contains("stale element") => {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     async fn h1(&self) -> Result<String> {
@@ -527,6 +541,7 @@ async fn scenario(ui: &mut Ui, dev: &Dev, bin: &Path) -> Result<()> {
     ui.click("form.signout button").await?;
     ui.wait_for("#token").await?;
     ui.sign_in(&customer).await?;
+    ui.wait_for("#my-cards").await?;
     assert_eq!(ui.h1().await?, "Your rewards");
     assert!(ui.text("#my-cards").await?.contains(CARD));
     ui.shot("customer-overview").await?;
