@@ -90,8 +90,6 @@ pub(crate) struct Evaluated {
     pub(crate) seq: u64,
     pub(crate) claim: Claim,
     pub(crate) records: usize,
-    /// Key and value bytes of the batch's records as fetched.
-    pub(crate) bytes: u64,
     pub(crate) outcomes: Vec<StoredOutcome>,
     pub(crate) dead_letters: Vec<DeadLetterMessage>,
     pub(crate) counts: Counts,

@@ -191,7 +191,6 @@ pub(crate) enum Stage {
 #[derive(Default)]
 struct StatsInner {
     records: AtomicU64,
-    bytes: AtomicU64,
     batches: AtomicU64,
     /// Nanoseconds per [`Stage`].
     stages: [AtomicU64; 6],
@@ -207,12 +206,6 @@ impl Stats {
     /// Records written (rewarded, duplicates and dead letters alike).
     pub fn records(&self) -> u64 {
         self.0.records.load(Ordering::Relaxed)
-    }
-
-    /// Key and value bytes of the records written, as they were fetched: with the bytes a
-    /// producer published, what is still on the broker and not yet done (`spend dev` bounds it).
-    pub fn bytes(&self) -> u64 {
-        self.0.bytes.load(Ordering::Relaxed)
     }
 
     pub fn batches(&self) -> u64 {
@@ -275,10 +268,9 @@ impl Stats {
         window.0.get_or_insert(at);
     }
 
-    fn record_written(&self, records: u64, bytes: u64, revision: i64) {
+    fn record_written(&self, records: u64, revision: i64) {
         self.0.last_revision.store(revision, Ordering::Relaxed);
         self.0.records.fetch_add(records, Ordering::Relaxed);
-        self.0.bytes.fetch_add(bytes, Ordering::Relaxed);
         self.0.batches.fetch_add(1, Ordering::Relaxed);
         let mut window = self.0.window.lock().unwrap_or_else(|p| p.into_inner());
         window.1 = Some(Instant::now());

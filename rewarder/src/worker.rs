@@ -57,13 +57,6 @@ impl Worker {
             }
             seq += 1;
             let records = kept.len();
-            let bytes = kept
-                .iter()
-                .map(|p| {
-                    let len = |b: &Option<Vec<u8>>| b.as_ref().map_or(0, Vec::len) as u64;
-                    len(&p.key) + len(&p.payload)
-                })
-                .sum();
             let decoded = decode(kept);
             let mut t = self.stats.time(Stage::Decode, started);
             // Batch seq-2 must be in the store before batch seq's facts are read from it.
@@ -86,7 +79,6 @@ impl Worker {
                 seq,
                 claim,
                 records,
-                bytes,
                 outcomes,
                 dead_letters,
                 counts,

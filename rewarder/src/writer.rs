@@ -28,7 +28,6 @@ use crate::{Stage, Stats};
 pub(crate) struct Stored {
     claim: Claim,
     records: usize,
-    bytes: u64,
     dead_letters: Vec<DeadLetterMessage>,
     counts: Counts,
     revision: i64,
@@ -55,7 +54,6 @@ impl Writer {
                 seq,
                 claim,
                 records,
-                bytes,
                 outcomes,
                 dead_letters,
                 counts,
@@ -81,7 +79,6 @@ impl Writer {
             let stored = Stored {
                 claim,
                 records,
-                bytes,
                 dead_letters,
                 counts,
                 revision,
@@ -162,7 +159,7 @@ impl Publisher {
             }
             m.batch_took(batch.started.elapsed());
             self.stats
-                .record_written(batch.records as u64, batch.bytes, batch.revision);
+                .record_written(batch.records as u64, batch.revision);
             tracing::debug!(
                 records = batch.records,
                 rewarded = batch.counts.rewarded,

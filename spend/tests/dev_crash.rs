@@ -12,7 +12,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use e2e_support::{as_expected_row, assert_no_pan_in_dir, free_port, metric_sum, spend, Service};
+use e2e_support::{
+    as_expected_row, assert_no_pan_in_dir, free_port, metric_sum, spend, upload_csv, Service,
+};
 use rust_decimal::Decimal;
 use serde_json::Value;
 
@@ -86,19 +88,6 @@ fn workload() -> Workload {
         rows,
         expected,
     }
-}
-
-async fn upload(client: &reqwest::Client, url: &str, bank: &str, csv: Vec<u8>) -> Value {
-    let r = client
-        .post(format!("{url}/v1/batches"))
-        .bearer_auth(bank)
-        .header("content-type", "text/csv")
-        .body(csv)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), reqwest::StatusCode::OK);
-    r.json().await.unwrap()
 }
 
 async fn outcome(client: &reqwest::Client, url: &str, admin: &str, id: &str) -> Option<Value> {
@@ -188,7 +177,14 @@ async fn an_answered_upload_survives_sigkill() {
     let mut dev = start_dev(&data, &log);
     dev.wait_ready(&client).await;
     let (admin, bank) = (token(&data, "admin-token"), token(&data, "bank-token"));
-    let summary = upload(&client, &dev.url, &bank, w.csv.clone()).await;
+    let summary = upload_csv(
+        &client,
+        &dev.url,
+        &bank,
+        w.csv.clone(),
+        "the generated file",
+    )
+    .await;
     assert_eq!(summary["accepted"], ROWS, "{summary}");
     dev.kill();
 
@@ -260,7 +256,14 @@ async fn an_upload_cut_by_sigkill_is_sent_again_and_nothing_counts_twice() {
 
     let mut dev = start_dev(&data, &log);
     dev.wait_ready(&client).await;
-    let summary = upload(&client, &dev.url, &bank, w.csv.clone()).await;
+    let summary = upload_csv(
+        &client,
+        &dev.url,
+        &bank,
+        w.csv.clone(),
+        "the generated file",
+    )
+    .await;
     assert_eq!(summary["accepted"], ROWS, "{summary}");
     wait_all_rewarded(&client, &dev.url, &admin, &w).await;
     check_exactly_once(&client, &dev.url, &admin, &w).await;

@@ -184,6 +184,17 @@ pub async fn upload_examples(client: &reqwest::Client, url: &str, bank: &str) {
 
 async fn upload(client: &reqwest::Client, url: &str, bank: &str, file: &str) -> Value {
     let csv = std::fs::read(format!("{EXAMPLES}/{file}")).unwrap();
+    upload_csv(client, url, bank, csv, file).await
+}
+
+/// `POST /v1/batches` with `csv` (named `what` in messages); asserts a 200 with no PAN in it.
+pub async fn upload_csv(
+    client: &reqwest::Client,
+    url: &str,
+    bank: &str,
+    csv: Vec<u8>,
+    what: &str,
+) -> Value {
     let r = client
         .post(format!("{url}/v1/batches"))
         .bearer_auth(bank)
@@ -192,9 +203,9 @@ async fn upload(client: &reqwest::Client, url: &str, bank: &str, file: &str) -> 
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), reqwest::StatusCode::OK, "{file}");
+    assert_eq!(r.status(), reqwest::StatusCode::OK, "{what}");
     let body = r.bytes().await.unwrap();
-    assert_no_pan(&format!("the answer to uploading {file}"), &body);
+    assert_no_pan(&format!("the answer to uploading {what}"), &body);
     serde_json::from_slice(&body).unwrap()
 }
 
