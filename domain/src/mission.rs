@@ -177,11 +177,25 @@ pub struct MissionPayout {
     pub config_revision: i64,
 }
 
+/// A mission's terms as a card's view of it shows them (`GET /v1/cards/{card_id}/missions`):
+/// kept beside the card's state, as they were when the state last changed, so the view needs no
+/// configuration (and still shows a mission deleted since).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MissionInfo {
+    pub name: String,
+    pub target: MissionTarget,
+    /// What completing pays, 2 fractional digits.
+    pub reward: Decimal,
+    pub unit: Unit,
+}
+
 /// What one transaction does to one card's state in one mission.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MissionEffect {
     pub card_id: CardId,
     pub mission_id: Uuid,
+    /// The mission's terms at the revision the transaction was evaluated with.
+    pub info: MissionInfo,
     /// The state after the transaction, to be stored with its outcome and `payout`.
     pub state: MissionState,
     pub payout: Option<MissionPayout>,
@@ -213,6 +227,15 @@ pub(crate) struct MissionTerms<'a> {
 }
 
 impl MissionTerms<'_> {
+    fn info(&self) -> MissionInfo {
+        MissionInfo {
+            name: self.name.to_owned(),
+            target: self.target,
+            reward: round2(self.reward),
+            unit: self.unit,
+        }
+    }
+
     fn payout(&self, card: CardId, state: &MissionState, kind: PayoutKind) -> MissionPayout {
         let (reward, unit, remark) = match kind {
             PayoutKind::Reward => (
@@ -289,6 +312,7 @@ impl MissionTerms<'_> {
         Some(MissionEffect {
             card_id: card,
             mission_id: self.id,
+            info: self.info(),
             state,
             payout,
         })
@@ -332,6 +356,7 @@ impl MissionTerms<'_> {
         Some(MissionEffect {
             card_id: card,
             mission_id: self.id,
+            info: self.info(),
             state,
             payout,
         })

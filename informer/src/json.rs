@@ -5,7 +5,9 @@
 //! currency, amount, amount_sgd, transaction_date, type, original_id, reward, base_campaign,
 //! promo_campaign, remark, config_revision, processed_at`. Decimals are strings with exactly 2
 //! fractional digits, `null` where absent; `mcc` is a number; `processed_at` is RFC 3339 UTC with
-//! milliseconds. `card_pan` is the masked PAN, the only card number the store has.
+//! milliseconds. `card_pan` is the masked PAN, the only card number the store has. Added here:
+//! `mission_id`, the mission a payout row pays or claws back (`type` `mission` or
+//! `mission_clawback`, docs/missions.md), `null` on every other row.
 //!
 //! **Why Rewards are written by hand.** A history page is up to 1,000 of them and the hot path of
 //! the service. Through serde, every key and every value is scanned for characters to escape;
@@ -179,7 +181,10 @@ impl RewardWriter<'_> {
         self.raw(b",\"transaction_date\":");
         self.date(tx.transaction_date).map_err(io)?;
         self.raw(b",\"type\":");
-        self.plain(tx.kind.type_str());
+        match &o.payout {
+            Some(p) => self.plain(p.kind.as_str()),
+            None => self.plain(tx.kind.type_str()),
+        }
         self.raw(b",\"original_id\":");
         self.opt_id(tx.kind.original_id().map(|id| id.0));
         self.raw(b",\"reward\":");
@@ -191,6 +196,8 @@ impl RewardWriter<'_> {
         self.raw(b",\"remark\":");
         self.text(&r.remark).map_err(|e| e.to_string())?;
         write!(self.out, ",\"config_revision\":{}", r.config_revision).map_err(io)?;
+        self.raw(b",\"mission_id\":");
+        self.opt_id(o.payout.map(|p| p.mission_id));
         self.raw(b",\"processed_at\":");
         self.timestamp(o.processed_at).map_err(io)?;
         self.raw(b"}");
@@ -283,7 +290,7 @@ pub(crate) fn record(outcome: &StoredOutcome) -> Response {
     }
 }
 
-fn serialized(value: &impl Serialize) -> Response {
+pub(crate) fn serialized(value: &impl Serialize) -> Response {
     match serde_json::to_vec(value) {
         Ok(body) => json_body(body),
         Err(e) => ApiError::internal(format!("cannot write json: {e}")).into_response(),

@@ -12,6 +12,7 @@
 
 mod json;
 mod metrics;
+mod missions;
 pub mod openapi;
 mod query;
 mod readiness;

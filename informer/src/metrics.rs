@@ -12,6 +12,7 @@ pub(crate) enum Route {
     History,
     Summary,
     Record,
+    Missions,
 }
 
 impl Route {
@@ -20,15 +21,22 @@ impl Route {
             Route::History => "history",
             Route::Summary => "summary",
             Route::Record => "record",
+            Route::Missions => "missions",
         }
     }
 }
 
 /// A read answered from the store (any status the store's answer led to).
 pub(crate) fn served(route: Route) {
-    static COUNTERS: OnceLock<[Counter; 3]> = OnceLock::new();
+    static COUNTERS: OnceLock<[Counter; 4]> = OnceLock::new();
     let counters = COUNTERS.get_or_init(|| {
-        [Route::History, Route::Summary, Route::Record].map(|r| {
+        [
+            Route::History,
+            Route::Summary,
+            Route::Record,
+            Route::Missions,
+        ]
+        .map(|r| {
             global().counter(
                 "spend_informer_reads_total",
                 "Reads answered from the reward store, by route.",

@@ -9,7 +9,7 @@ use spend_runtime::openapi::{add_meta_paths, error_response, schema_ref};
 use spend_store::reward_store::MAX_PAGE;
 
 use crate::query::DEFAULT_LIMIT;
-use crate::routes::{HISTORY_PATH, OPENAPI_PATH, RECORD_PATH, SUMMARY_PATH};
+use crate::routes::{HISTORY_PATH, MISSIONS_PATH, OPENAPI_PATH, RECORD_PATH, SUMMARY_PATH};
 
 /// The document.
 pub fn document() -> Value {
@@ -17,6 +17,7 @@ pub fn document() -> Value {
     paths.insert(HISTORY_PATH.into(), history_path());
     paths.insert(SUMMARY_PATH.into(), summary_path());
     paths.insert(RECORD_PATH.into(), record_path());
+    paths.insert(MISSIONS_PATH.into(), missions_path());
     add_meta_paths(
         &mut paths,
         OPENAPI_PATH,
@@ -137,6 +138,15 @@ fn summary_path() -> Value {
         "tags": ["rewards"], "parameters": params, "responses": responses}})
 }
 
+fn missions_path() -> Value {
+    let mut responses = json!({"200": json_response(
+        "The card's progress in every mission whose window opened for it, newest window          first (docs/missions.md). A mission shows the terms it had when the card's state last          changed.", schema_ref("CardMissions"))});
+    card_errors(&mut responses);
+    json!({"get": {"operationId": "getCardMissions",
+        "summary": "A card's missions: progress, status, window and reward.",
+        "tags": ["rewards"], "parameters": [card_param()], "responses": responses}})
+}
+
 fn record_path() -> Value {
     json!({"get": {"operationId": "getTransactionOutcome",
     "summary": "One record's outcome: rewarded, or dead-lettered with its reason.",
@@ -179,7 +189,7 @@ fn nullable(mut schema: Value) -> Value {
     schema
 }
 
-const REWARD_FIELDS: [&str; 20] = [
+const REWARD_FIELDS: [&str; 21] = [
     "id",
     "transaction_id",
     "card_id",
@@ -200,6 +210,7 @@ const REWARD_FIELDS: [&str; 20] = [
     "remark",
     "config_revision",
     "processed_at",
+    "mission_id",
 ];
 
 fn reward_properties() -> Map<String, Value> {
@@ -219,7 +230,11 @@ fn reward_properties() -> Map<String, Value> {
         "amount": decimal("In `currency`."),
         "amount_sgd": nullable(decimal("In SGD; null for a reversal.")),
         "transaction_date": {"type": "string", "format": "date"},
-        "type": {"type": "string", "enum": ["purchase", "reversal"]},
+        "type": {"type": "string", "enum": ["purchase", "reversal", "mission", "mission_clawback"],
+            "description": "`mission` and `mission_clawback` are mission payout rows: the \
+                reward of a completed mission, or the clawback of one when a reversal takes it \
+                below its target. A payout row carries the fields of the transaction that \
+                caused it under its own id."},
         "original_id": {"type": ["string", "null"], "format": "uuid",
             "description": "For a reversal: the purchase it reverses."},
         "reward": decimal("In `unit`; negative or 0.00 for a reversal, 0.00 when excluded."),
@@ -230,6 +245,8 @@ fn reward_properties() -> Map<String, Value> {
             "description": "The configuration revision the reward was computed with."},
         "processed_at": {"type": "string", "format": "date-time",
             "description": "When it was rewarded, UTC, RFC 3339 with milliseconds."},
+        "mission_id": {"type": ["string", "null"], "format": "uuid",
+            "description": "For a mission payout row: the mission; null otherwise."},
     });
     match p {
         Value::Object(m) => m,
@@ -271,6 +288,38 @@ fn schemas() -> Value {
                         "properties": {
                             "unit": {"type": "string", "enum": ["points", "miles", "cashback"]},
                             "reward": decimal("The sum of the rewards in this unit.")}}}}},
+        "CardMissions": {"type": "object", "additionalProperties": false,
+            "required": ["items"],
+            "properties": {"items": {"type": "array", "items": schema_ref("CardMission")}}},
+        "CardMission": {"type": "object", "additionalProperties": false,
+            "required": ["mission_id", "name", "status", "progress_amount_sgd",
+                "progress_count", "target", "window_start", "window_end", "reward", "unit",
+                "completed_at", "completions"],
+            "properties": {
+                "mission_id": uuid(),
+                "name": {"type": "string"},
+                "status": {"type": "string", "enum": ["in_progress", "completed", "expired"],
+                    "description": "`completed` while a reward stands; `expired` when the \
+                        window ended before today (UTC) without completing; `in_progress` \
+                        otherwise (a clawed-back mission too)."},
+                "progress_amount_sgd": decimal("Qualifying spend counted in the window, SGD."),
+                "progress_count": {"type": "integer", "minimum": 0},
+                "target": {"oneOf": [
+                    {"type": "object", "additionalProperties": false,
+                        "required": ["amount_sgd"], "properties": {"amount_sgd": decimal("SGD.")}},
+                    {"type": "object", "additionalProperties": false,
+                        "required": ["count"],
+                        "properties": {"count": {"type": "integer", "minimum": 1}}}]},
+                "window_start": date(),
+                "window_end": date(),
+                "reward": decimal("What completing pays, in `unit`."),
+                "unit": {"type": "string", "enum": ["points", "miles", "cashback"]},
+                "completed_at": {"type": ["string", "null"], "format": "date",
+                    "description": "The date of the purchase that completed the standing \
+                        reward; null when none stands."},
+                "completions": {"type": "integer", "minimum": 0,
+                    "description": "How many times it completed (a clawback does not lower \
+                        it)."}}},
         "RewardedRecord": {"type": "object", "additionalProperties": false,
             "required": rewarded_required, "properties": rewarded},
         "DeadLetterRecord": {"type": "object", "additionalProperties": false,

@@ -24,6 +24,7 @@ pub(crate) const OPENAPI_PATH: &str = "/v1/openapi/informer.json";
 pub(crate) const HISTORY_PATH: &str = "/v1/cards/{card_id}/rewards";
 pub(crate) const SUMMARY_PATH: &str = "/v1/cards/{card_id}/summary";
 pub(crate) const RECORD_PATH: &str = "/v1/transactions/{id}";
+pub(crate) const MISSIONS_PATH: &str = "/v1/cards/{card_id}/missions";
 
 #[derive(Clone)]
 struct AppState {
@@ -86,6 +87,7 @@ pub(crate) fn router(config: &InformerConfig, deps: InformerDeps) -> Router {
     let cards = Router::new()
         .route(HISTORY_PATH, get(history))
         .route(SUMMARY_PATH, get(summary))
+        .route(MISSIONS_PATH, get(missions))
         .route_layer(require_any_role(
             deps.auth.clone(),
             &[Role::Admin, Role::Customer],
@@ -129,6 +131,20 @@ async fn summary(
     let range = params.range()?;
     let summary = s.call(Route::Summary, s.store.summary(card, range)).await?;
     Ok(json::summary(card, &summary))
+}
+
+async fn missions(
+    axum::extract::State(s): axum::extract::State<AppState>,
+    principal: Principal,
+    card: PathUuid,
+) -> Result<Response, ApiError> {
+    let card = card.card();
+    may_read(&principal, card)?;
+    let states = s.call(Route::Missions, s.store.missions(&[card])).await?;
+    Ok(crate::missions::card_missions(
+        &states,
+        chrono::Utc::now().date_naive(),
+    ))
 }
 
 async fn record(

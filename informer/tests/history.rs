@@ -206,6 +206,7 @@ async fn one_reward_and_records_by_id() {
         "remark": "Online spend 10 pts/SGD + Leap day",
         "config_revision": 17,
         "processed_at": "2024-07-03T09:46:40.123Z",
+        "mission_id": null,
     });
     let want_reversal = serde_json::json!({
         "id": reversal.id.to_string(),
@@ -228,6 +229,7 @@ async fn one_reward_and_records_by_id() {
         "remark": "reversal",
         "config_revision": 17,
         "processed_at": "2024-07-03T09:46:40.123Z",
+        "mission_id": null,
     });
     assert_eq!(
         a.body,

@@ -74,6 +74,7 @@ fn documents_exactly_the_route_table() {
     let expected: BTreeSet<(String, String)> = [
         "/v1/cards/{card_id}/rewards",
         "/v1/cards/{card_id}/summary",
+        "/v1/cards/{card_id}/missions",
         "/v1/transactions/{id}",
         "/v1/openapi/informer.json",
         "/healthz",
@@ -87,7 +88,7 @@ fn documents_exactly_the_route_table() {
 }
 
 #[test]
-fn the_reward_schema_lists_api_md_fields() {
+fn the_reward_schema_lists_api_md_fields_and_the_mission() {
     let doc = document();
     let required: Vec<&str> = doc["components"]["schemas"]["Reward"]["required"]
         .as_array()
@@ -99,7 +100,7 @@ fn the_reward_schema_lists_api_md_fields() {
         required.join(", "),
         "id, transaction_id, card_id, card_pan, program, unit, merchant, mcc, currency, amount, \
          amount_sgd, transaction_date, type, original_id, reward, base_campaign, promo_campaign, \
-         remark, config_revision, processed_at"
+         remark, config_revision, processed_at, mission_id"
     );
 }
 

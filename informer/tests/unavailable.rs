@@ -11,7 +11,7 @@ use spend_domain::{CardId, RecordId, Transaction};
 use spend_informer::{run, InformerConfig, InformerDeps};
 use spend_store::reward_store::{
     Applied, Cursor, DateRange, Page, PrefetchedLedger, Result, RewardStore, RewardStoreError,
-    StoredOutcome, Summary,
+    StoredMission, StoredOutcome, Summary,
 };
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -53,6 +53,9 @@ impl RewardStore for BadStore {
     async fn summary(&self, _card: CardId, _range: DateRange) -> Result<Summary> {
         self.fail().await
     }
+    async fn missions(&self, _cards: &[CardId]) -> Result<Vec<StoredMission>> {
+        self.fail().await
+    }
     async fn ping(&self) -> Result<()> {
         self.fail().await
     }
@@ -75,6 +78,7 @@ async fn check(delay: Option<Duration>) {
     for path in [
         format!("/v1/cards/{c}/rewards"),
         format!("/v1/cards/{c}/summary?from=2024-01-01"),
+        format!("/v1/cards/{c}/missions"),
         format!("/v1/transactions/{}", c.0),
     ] {
         let res = http

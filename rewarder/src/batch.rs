@@ -82,6 +82,8 @@ pub(crate) struct Counts {
     pub(crate) rewarded: u64,
     pub(crate) duplicate: u64,
     pub(crate) dead_letters: Vec<DeadLetterReason>,
+    /// Mission rewards and clawbacks the batch caused.
+    pub(crate) mission_payouts: u64,
 }
 
 /// A batch evaluated: everything the writer must make durable, in this order — outcomes, then
@@ -117,6 +119,7 @@ pub(crate) fn evaluate(
     let mut outcomes = Vec::with_capacity(transactions.len());
     let mut dead_letters = Vec::new();
     let mut counts = Counts::default();
+    let with_missions = rules.has_missions();
     for (polled, slot) in slots {
         let i = match slot {
             Slot::Transaction(i) => i,
@@ -135,6 +138,14 @@ pub(crate) fn evaluate(
         let tx = &transactions[i];
         let outcome = rules.evaluate(tx, &ledger);
         ledger.record(tx, &outcome);
+        let effects = if with_missions {
+            let effects = rules.mission_effects(tx, &outcome, &ledger);
+            ledger.record_missions(&effects);
+            counts.mission_payouts += effects.iter().filter(|e| e.payout.is_some()).count() as u64;
+            effects
+        } else {
+            Vec::new()
+        };
         match &outcome {
             Outcome::Duplicate => counts.duplicate += 1,
             Outcome::Rewarded(_) => counts.rewarded += 1,
@@ -155,7 +166,7 @@ pub(crate) fn evaluate(
             }
         }
         if let Some(stored) = StoredOutcome::new(tx, &outcome, now) {
-            outcomes.push(stored);
+            outcomes.push(stored.with_missions(effects));
         }
     }
     (outcomes, dead_letters, counts, ledger.into_overlay())

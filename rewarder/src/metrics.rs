@@ -10,6 +10,7 @@
 //! | `spend_rewarder_assigned_partitions` | gauge | partitions this process owns |
 //! | `spend_rewarder_retries_total{stage}` | counter | backend failures retried, by `prefetch`, `apply`, `dead_letter` |
 //! | `spend_rewarder_commit_failures_total` | counter | offset commits the broker refused (retried with the next commit) |
+//! | `spend_rewarder_mission_payouts_total` | counter | mission rewards and clawbacks written (docs/missions.md) |
 //! | `spend_rewarder_revoked_records_total` | counter | records dropped unprocessed because their partition was revoked (its new owner reads them) |
 //!
 //! **Consumer lag** here is what this process can know for certain: for each partition it owns,
@@ -48,6 +49,7 @@ pub(crate) struct Metrics {
     pub(crate) retry_dead_letter: Counter,
     pub(crate) commit_failures: Counter,
     pub(crate) revoked_records: Counter,
+    pub(crate) mission_payouts: Counter,
 }
 
 pub(crate) fn metrics() -> &'static Metrics {
@@ -137,6 +139,11 @@ pub(crate) fn metrics() -> &'static Metrics {
             revoked_records: r.counter(
                 "spend_rewarder_revoked_records_total",
                 "Records dropped unprocessed because their partition was revoked.",
+                &[],
+            ),
+            mission_payouts: r.counter(
+                "spend_rewarder_mission_payouts_total",
+                "Mission rewards and clawbacks written.",
                 &[],
             ),
         }

@@ -65,11 +65,16 @@ impl Worker {
                 break;
             }
             t = self.stats.time(Stage::WaitStore, t);
-            let Some(prefetched) = self.prefetch(&decoded.transactions, &claim).await? else {
+            // The rules first: whether they have missions decides what must be read.
+            let rules = self.rules.load();
+            let with_missions = rules.has_missions();
+            let Some(prefetched) = self
+                .prefetch(&decoded.transactions, with_missions, &claim)
+                .await?
+            else {
                 break;
             };
             t = self.stats.time(Stage::Prefetch, t);
-            let rules = self.rules.load();
             let revision = rules.revision();
             let (outcomes, dead_letters, counts, overlay) =
                 evaluate(&rules, decoded, &prefetched, previous.as_ref(), Utc::now());
@@ -139,16 +144,18 @@ impl Worker {
             .is_ok()
     }
 
-    /// What the store knows about the batch, retried while the store is down. `None` when the
-    /// shutdown grace ran out first (the batch is abandoned: its offsets stay).
+    /// What the store knows about the batch (with its cards' mission states when the rules
+    /// have missions), retried while the store is down. `None` when the shutdown grace ran out
+    /// first (the batch is abandoned: its offsets stay).
     async fn prefetch(
         &mut self,
         transactions: &[spend_domain::Transaction],
+        with_missions: bool,
         claim: &Claim,
     ) -> Result<Option<PrefetchedLedger>> {
         self.backoff.reset();
         loop {
-            match self.store.prefetch(transactions).await {
+            match read_batch(&*self.store, transactions, with_missions).await {
                 Ok(prefetched) => return Ok(Some(prefetched)),
                 Err(RewardStoreError::Corrupt(detail)) => {
                     self.book.abandon(claim);
@@ -169,4 +176,22 @@ impl Worker {
             }
         }
     }
+}
+
+/// The store's facts about `transactions`, and their cards' mission states if `with_missions`.
+async fn read_batch(
+    store: &dyn spend_store::reward_store::RewardStore,
+    transactions: &[spend_domain::Transaction],
+    with_missions: bool,
+) -> std::result::Result<PrefetchedLedger, RewardStoreError> {
+    let mut ledger = store.prefetch(transactions).await?;
+    if with_missions && !transactions.is_empty() {
+        let mut cards: Vec<spend_domain::CardId> = transactions.iter().map(|t| t.card_id).collect();
+        cards.sort_unstable();
+        cards.dedup();
+        for m in store.missions(&cards).await? {
+            ledger.insert_mission(m.card_id, m.mission_id, m.state);
+        }
+    }
+    Ok(ledger)
 }

@@ -154,6 +154,7 @@ impl Publisher {
             let m = metrics();
             m.rewarded.add(batch.counts.rewarded);
             m.duplicate.add(batch.counts.duplicate);
+            m.mission_payouts.add(batch.counts.mission_payouts);
             for reason in &batch.counts.dead_letters {
                 m.dead_lettered(*reason);
             }

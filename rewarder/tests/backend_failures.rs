@@ -16,7 +16,7 @@ use spend_store::embedded::EmbeddedConfigStore;
 use spend_store::reward_embedded::EmbeddedRewardStore;
 use spend_store::reward_store::{
     Applied, Cursor, DateRange, Page, PrefetchedLedger, Result, RewardStore, RewardStoreError,
-    StoredOutcome, Summary,
+    StoredMission, StoredOutcome, Summary,
 };
 
 /// A reward store that can be down, and that can lose the answer of a write that landed.
@@ -73,6 +73,13 @@ impl RewardStore for Flaky {
 
     async fn summary(&self, card: CardId, range: DateRange) -> Result<Summary> {
         self.inner.summary(card, range).await
+    }
+
+    async fn missions(&self, cards: &[CardId]) -> Result<Vec<StoredMission>> {
+        if self.down.load(Ordering::Relaxed) {
+            return Err(self.unavailable());
+        }
+        self.inner.missions(cards).await
     }
 
     async fn ping(&self) -> Result<()> {

@@ -19,17 +19,25 @@
 //!
 //! | route | request | answer (200) |
 //! |---|---|---|
-//! | `POST /v1/store/apply` | outcomes | `written` u64 · `unchanged` u64 |
+//! | `POST /v1/store/apply` | outcomes (version 2: with their mission writes) | `written` u64 · `unchanged` u64 |
 //! | `POST /v1/store/prefetch` | transactions | ledger |
 //! | `POST /v1/store/get` | record id (16) | `0` (none) or `1` · outcome |
 //! | `POST /v1/store/history` | card id (16) · range · limit u32 · cursor | outcomes · cursor |
 //! | `POST /v1/store/summary` | card id (16) · range | count u64 · n u8 · n × (unit u8 · total) |
+//! | `POST /v1/store/missions` | u32 n · n × card id (16) | u32 n · n × mission state |
 //! | `GET /v1/store/ping` | — | 204 when the store answers |
 //!
 //! [`openapi_router`] serves their OpenAPI document ([`openapi::document`]) at [`paths::OPENAPI`],
 //! without auth: it describes the API, not the rewards.
 //!
-//! Every body starts with the wire format version, `1`. Integers are big-endian; decimals are
+//! Every body starts with the wire format version, `1` — except an apply request whose outcomes
+//! carry mission writes (or a payout row), which is version `2`: after each outcome, a u32
+//! count of its mission writes, each a *mission state*, then `0`, or `1` and its payout row as
+//! an outcome. A *mission state* is a u32 length and the store's mission codec
+//! (`reward_store::encode_mission`, every field re-validated when read). A batch without them
+//! is version 1, so a client of this build talks to an older server until missions are
+//! configured; from then on the older server refuses the body, which the client retries: deploy
+//! `spend store` first. Integers are big-endian; decimals are
 //! `rust_decimal`'s exact 16-byte form (never a float); units are 1 points, 2 miles,
 //! 3 cashback. An *outcome* is a u32 length and the embedded store's compact record (the
 //! codec of `reward_store`, every field re-validated when read); *outcomes* are a u32 count and
@@ -80,6 +88,7 @@ pub mod paths {
     pub const GET: &str = "/v1/store/get";
     pub const HISTORY: &str = "/v1/store/history";
     pub const SUMMARY: &str = "/v1/store/summary";
+    pub const MISSIONS: &str = "/v1/store/missions";
     pub const PING: &str = "/v1/store/ping";
     /// The OpenAPI document of these routes (served by [`super::openapi_router`], not `router`).
     pub const OPENAPI: &str = "/v1/openapi/store.json";

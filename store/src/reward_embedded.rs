@@ -20,6 +20,7 @@
 //! | `outcomes` | record id (16 bytes) | a dead letter: the encoded [`StoredOutcome`]; a reward: its fixed header (status, unit, reward) and its `history` key |
 //! | `history` | card id (16) · `!date` (4) · `!record id` (16) | the encoded rewarded outcome |
 //! | `reversals` | original id (16) · reversal id (16) | the reversal's magnitude |
+//! | `missions` | card id (16) · mission id (16) | the card's [`StoredMission`], encoded |
 //! | `meta` | `format` | layout version |
 //!
 //! Keys are big-endian so byte order is numeric order; the history key inverts the date and the
@@ -30,6 +31,11 @@
 //! the CPU per record written. `S` of an original is the sum of its `reversals` rows; a row is
 //! written in the same batch as its reversal's rewarded outcome, which is written once (a
 //! rewarded outcome is never replaced), so `S` can neither miss a reversal nor count one twice.
+//!
+//! **Missions.** An outcome's mission states and payout rows go into the same write batch as the
+//! outcome, and are skipped with it when its id is already final; a state moved twice in one
+//! batch is written once, as the batch left it. A payout row is an outcome like any other
+//! (history row, reference under its id), so the once-only rules cover it.
 //!
 //! **Writes.** One [`RewardStore::apply`] is one fjall write batch, committed atomically across
 //! keyspaces with one journal fsync (`PersistMode::SyncAll`) before `apply` returns; a crash
@@ -57,8 +63,9 @@ use spend_domain::{CardId, RecordId, Transaction, TxKind};
 use crate::reward_store::{
     check_cursor, decode_outcome, encode_outcome, encode_reference, page_limit, peek_header,
     reference_key, Applied, Cursor, DateRange, Header, Page, PrefetchedLedger, Result, RewardStore,
-    RewardStoreError, StoredOutcome, StoredStatus, Summary,
+    RewardStoreError, StoredMission, StoredOutcome, StoredStatus, Summary,
 };
+use crate::reward_store::{decode_mission, encode_mission};
 
 /// The database folder inside the data directory.
 pub const DIR_NAME: &str = "rewards";
@@ -79,6 +86,7 @@ struct Inner {
     outcomes: Keyspace,
     history: Keyspace,
     reversals: Keyspace,
+    missions: Keyspace,
     /// Held by one `apply` from its first read to its commit.
     writer: Mutex<()>,
 }
@@ -105,6 +113,7 @@ impl EmbeddedRewardStore {
         let outcomes = keyspace("outcomes")?;
         let history = keyspace("history")?;
         let reversals = keyspace("reversals")?;
+        let missions = keyspace("missions")?;
         let meta = keyspace("meta")?;
         match meta.get("format").map_err(storage)? {
             None => {
@@ -126,6 +135,7 @@ impl EmbeddedRewardStore {
                 outcomes,
                 history,
                 reversals,
+                missions,
                 writer: Mutex::new(()),
             }),
         })
@@ -203,47 +213,95 @@ fn decimal_bytes(b: &[u8]) -> Result<Decimal> {
     Ok(Decimal::deserialize(a))
 }
 
-fn apply_batch(inner: &Inner, batch: &[StoredOutcome]) -> Result<Applied> {
-    let _writer = inner.writer.lock().unwrap_or_else(|p| p.into_inner());
-    let mut applied = Applied::default();
-    let mut writes = inner.db.batch().durability(Some(PersistMode::SyncAll));
-    // Ids written earlier in this batch: whether their outcome is final.
-    let mut in_batch: HashMap<RecordId, bool> = HashMap::new();
-    for o in batch {
-        let id = o.id();
-        let final_already = match in_batch.get(&id) {
+fn mission_key(card: CardId, mission: uuid::Uuid) -> [u8; 32] {
+    let mut k = [0u8; 32];
+    k[..16].copy_from_slice(card.0.as_bytes());
+    k[16..].copy_from_slice(mission.as_bytes());
+    k
+}
+
+/// One `apply`'s write batch, and what it has decided so far.
+struct BatchWrite<'a> {
+    inner: &'a Inner,
+    writes: fjall::OwnedWriteBatch,
+    /// Ids written earlier in this batch: whether their outcome is final.
+    in_batch: HashMap<RecordId, bool>,
+    /// Mission states moved in this batch, as it leaves them (written once, at the end).
+    missions: HashMap<[u8; 32], Vec<u8>>,
+    applied: Applied,
+}
+
+impl BatchWrite<'_> {
+    /// Whether `id` already has a final (rewarded) outcome, stored or earlier in this batch.
+    fn is_final(&self, id: RecordId) -> Result<bool> {
+        Ok(match self.in_batch.get(&id) {
             Some(&rewarded) => rewarded,
-            None => match inner.outcomes.get(id.0.as_bytes()).map_err(storage)? {
+            None => match self.inner.outcomes.get(id.0.as_bytes()).map_err(storage)? {
                 Some(v) => matches!(peek_header(&v)?, Header::Rewarded { .. }),
                 None => false,
             },
-        };
-        if final_already {
-            applied.unchanged += 1;
-            continue;
+        })
+    }
+
+    /// Writes `o` and what it causes, unless its id is final already.
+    fn outcome(&mut self, o: &StoredOutcome) -> Result<()> {
+        let id = o.id();
+        if self.is_final(id)? {
+            self.applied.unchanged += 1;
+            return Ok(());
         }
+        let inner = self.inner;
         let bytes = encode_outcome(o);
         let by_id = if o.is_rewarded() {
             let key = history_key(o.card_id(), o.tx.transaction_date, id);
             let reference = encode_reference(o, &key);
-            writes.insert(&inner.history, key, bytes);
+            self.writes.insert(&inner.history, key, bytes);
             reference
         } else {
             bytes
         };
         if let Some((original, magnitude)) = o.reversal_claim() {
-            writes.insert(
+            self.writes.insert(
                 &inner.reversals,
                 reversal_key(original, id),
                 magnitude.serialize(),
             );
         }
-        writes.insert(&inner.outcomes, id.0.as_bytes(), by_id);
-        in_batch.insert(id, o.is_rewarded());
-        applied.written += 1;
+        self.writes.insert(&inner.outcomes, id.0.as_bytes(), by_id);
+        self.in_batch.insert(id, o.is_rewarded());
+        self.applied.written += 1;
+        for m in &o.missions {
+            let key = mission_key(m.mission.card_id, m.mission.mission_id);
+            self.missions.insert(key, encode_mission(&m.mission));
+            if let Some(payout) = &m.payout {
+                self.outcome(payout)?;
+            }
+        }
+        Ok(())
     }
-    writes.commit().map_err(storage)?;
-    Ok(applied)
+
+    fn commit(mut self) -> Result<Applied> {
+        for (key, state) in self.missions.drain() {
+            self.writes.insert(&self.inner.missions, key, state);
+        }
+        self.writes.commit().map_err(storage)?;
+        Ok(self.applied)
+    }
+}
+
+fn apply_batch(inner: &Inner, batch: &[StoredOutcome]) -> Result<Applied> {
+    let _writer = inner.writer.lock().unwrap_or_else(|p| p.into_inner());
+    let mut write = BatchWrite {
+        inner,
+        writes: inner.db.batch().durability(Some(PersistMode::SyncAll)),
+        in_batch: HashMap::new(),
+        missions: HashMap::new(),
+        applied: Applied::default(),
+    };
+    for o in batch {
+        write.outcome(o)?;
+    }
+    write.commit()
 }
 
 /// The outcome of `id` as `snapshot` sees it, following a reference into `history`.
@@ -295,6 +353,10 @@ fn prefetch_batch(
         let (StoredStatus::Rewarded(r), TxKind::Purchase) = (&stored.status, stored.tx.kind) else {
             continue;
         };
+        if stored.is_payout() {
+            // A mission payout is no purchase a reversal can name.
+            continue;
+        }
         let mut reversed = Decimal::ZERO;
         for row in snapshot.prefix(&inner.reversals, id.0.as_bytes()) {
             let magnitude = row.value().map_err(storage)?;
@@ -313,6 +375,17 @@ fn prefetch_batch(
         );
     }
     Ok(ledger)
+}
+
+fn card_missions(inner: &Inner, cards: &[CardId]) -> Result<Vec<StoredMission>> {
+    let snapshot = inner.db.snapshot();
+    let mut out = Vec::new();
+    for card in cards {
+        for row in snapshot.prefix(&inner.missions, card.0.as_bytes()) {
+            out.push(decode_mission(&row.value().map_err(storage)?)?);
+        }
+    }
+    Ok(out)
 }
 
 fn history_page(
@@ -402,6 +475,14 @@ impl RewardStore for EmbeddedRewardStore {
             return Ok(Summary::default());
         }
         self.blocking(move |inner| card_summary(inner, card, range))
+            .await
+    }
+
+    async fn missions(&self, cards: &[CardId]) -> Result<Vec<StoredMission>> {
+        let mut cards = cards.to_vec();
+        cards.sort_unstable();
+        cards.dedup();
+        self.blocking(move |inner| card_missions(inner, &cards))
             .await
     }
 

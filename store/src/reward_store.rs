@@ -26,6 +26,8 @@
 mod codec;
 mod cursor;
 mod ledger;
+mod mission;
+mod mission_codec;
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use rust_decimal::Decimal;
@@ -37,6 +39,8 @@ pub(crate) use codec::{
 };
 pub use cursor::{Cursor, CursorError};
 pub use ledger::{BatchLedger, Overlay, PrefetchedLedger};
+pub use mission::{MissionWrite, PayoutOf, StoredMission};
+pub use mission_codec::{decode_mission, encode_mission};
 
 /// The most items one history page may hold (API.md: `limit` ≤ 1000).
 pub const MAX_PAGE: u32 = 1000;
@@ -58,6 +62,13 @@ pub struct StoredOutcome {
     pub status: StoredStatus,
     /// When the rewarder decided, UTC, kept to the millisecond (what a CQL `timestamp` holds).
     pub processed_at: DateTime<Utc>,
+    /// `Some` for a mission payout row (docs/missions.md): which mission, reward or clawback,
+    /// caused by which record.
+    pub payout: Option<PayoutOf>,
+    /// Written, never read back: the card's mission states this outcome moved, and the payouts
+    /// it caused, which the store writes in the same atomic write as the outcome — or not at all
+    /// when the outcome's id is already final. Empty in what reads return.
+    pub missions: Vec<MissionWrite>,
 }
 
 impl StoredOutcome {
@@ -77,7 +88,24 @@ impl StoredOutcome {
             tx: tx.clone(),
             status,
             processed_at: truncate_to_millis(processed_at),
+            payout: None,
+            missions: Vec::new(),
         })
+    }
+
+    /// The same outcome, with the mission effects evaluating it caused (stored with it).
+    pub fn with_missions(mut self, effects: Vec<spend_domain::mission::MissionEffect>) -> Self {
+        let processed_at = self.processed_at;
+        self.missions = effects
+            .into_iter()
+            .map(|e| MissionWrite::new(&self.tx, e, processed_at))
+            .collect();
+        self
+    }
+
+    /// Whether this is a mission payout row (never a reversal's original).
+    pub fn is_payout(&self) -> bool {
+        self.payout.is_some()
     }
 
     pub fn id(&self) -> RecordId {
@@ -283,6 +311,10 @@ pub trait RewardStore: Send + Sync + 'static {
 
     /// The count and per-unit totals of `card`'s rewarded outcomes within `range`.
     async fn summary(&self, card: CardId, range: DateRange) -> Result<Summary>;
+
+    /// Every state of `cards` in every mission whose window opened for them, by card then
+    /// mission id (evaluation's view of a batch's cards, and `GET /v1/cards/{id}/missions`).
+    async fn missions(&self, cards: &[CardId]) -> Result<Vec<StoredMission>>;
 
     /// Whether the backend answers (for `/readyz`).
     async fn ping(&self) -> Result<()>;

@@ -4,6 +4,7 @@
 //! - [`options`]: nodes, local data center, credentials, TLS, and the session;
 //! - [`schema`]: the schema renamed to a keyspace, installed once, tablets refused;
 //! - `write`: the decision (LWT) and the derived rows of a final reward;
+//! - `missions`: the mission states and payout rows a reward causes, decided with it;
 //! - `read`: outcomes, prefetch (and its repair), history pages, summaries;
 //! - `errors`: which driver errors are retried, and [`SetupError`].
 //!
@@ -50,11 +51,16 @@
 //! dates and the rows the page still needs; inside the cursor's month it reads the cursor
 //! date's remaining ties, then the earlier dates.
 //!
-//! **Mission state** or any other per-id data added later follows the same rule: decided by
-//! the LWT on `outcomes` (or its own LWT), copied into derived tables only when final.
+//! **Mission state** follows the same rule: a reward's mission writes (its cards' states and
+//! the payout rows it causes) are decided by its own LWT on `outcomes`, which carries them in
+//! `pending_missions`, and made only once it is final — by the winner, by a retry, or by the
+//! prefetch that reads the redelivered record — then cleared. Payout rows are outcomes decided
+//! by their own LWT; states are written at their version, so the later state of a card wins
+//! whatever order its writes land in. The argument is in `missions`.
 
 mod errors;
 mod fold;
+mod missions;
 pub mod options;
 mod read;
 mod rows;
@@ -76,11 +82,11 @@ use tokio::sync::Semaphore;
 pub use self::errors::SetupError;
 use self::fold::fold_batch;
 pub use self::options::{connect_session, Credentials, ScyllaOptions, ScyllaTls};
-pub use self::schema::{install_schema, schema_statements, SCHEMA_CQL};
+pub use self::schema::{install_schema, schema_statements, SCHEMA_CQL, SCHEMA_VERSION};
 use self::statements::Statements;
 use crate::reward_store::{
     check_cursor, Applied, Cursor, DateRange, Page, PrefetchedLedger, Result, RewardStore,
-    RewardStoreError, StoredOutcome, Summary,
+    RewardStoreError, StoredMission, StoredOutcome, Summary,
 };
 
 /// A [`RewardStore`] on a ScyllaDB keyspace holding `schemas/rewards.cql`. Cheap to clone.
@@ -151,9 +157,10 @@ impl ScyllaRewardStore {
         &self.keyspace
     }
 
-    /// Runs [`RewardStore::apply`]'s decisions (the lightweight transactions) and none of its
-    /// derived writes: exactly the state a process that crashed between the two leaves. For
-    /// crash-ordering tests; the product never calls it.
+    /// Runs [`RewardStore::apply`]'s decisions (the lightweight transactions, which carry each
+    /// reward's mission writes as pending) and none of its derived rows or mission writes:
+    /// exactly the state a process that crashed between the two leaves. For crash-ordering
+    /// tests; the product never calls it.
     #[doc(hidden)]
     pub async fn decide_only(&self, batch: Vec<StoredOutcome>) -> Result<usize> {
         let folded = fold_batch(batch);
@@ -195,7 +202,9 @@ impl RewardStore for ScyllaRewardStore {
         let folded = fold_batch(batch);
         // Indices, not references: the stream's closure must not take a borrowed argument.
         let folded = &folded;
-        let results: Vec<(bool, usize)> = futures::stream::iter(0..folded.len())
+        // Ids race each other freely, those of one card too: the states they move are written at
+        // their versions, so the card's latest state wins in any order (`missions`).
+        let results: Vec<((bool, Applied), usize)> = futures::stream::iter(0..folded.len())
             .map(|i| async move {
                 Ok::<_, RewardStoreError>((self.apply_one(&folded[i].outcome).await?, i))
             })
@@ -203,11 +212,11 @@ impl RewardStore for ScyllaRewardStore {
             .try_collect()
             .await?;
         let mut applied = Applied::default();
-        for (written, i) in results {
+        for ((written, caused), i) in results {
             let f = &folded[i];
             if written {
-                applied.written += f.before_final;
-                applied.unchanged += f.after_final;
+                applied.written += f.before_final + caused.written;
+                applied.unchanged += f.after_final + caused.unchanged;
             } else {
                 applied.unchanged += f.before_final + f.after_final;
             }
@@ -242,6 +251,10 @@ impl RewardStore for ScyllaRewardStore {
             return Ok(Summary::default());
         }
         self.summary_of(card, range).await
+    }
+
+    async fn missions(&self, cards: &[CardId]) -> Result<Vec<StoredMission>> {
+        self.card_missions(cards).await
     }
 
     async fn ping(&self) -> Result<()> {

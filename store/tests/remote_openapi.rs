@@ -90,6 +90,7 @@ fn served_routes() -> BTreeSet<(String, String)> {
         paths::GET,
         paths::HISTORY,
         paths::SUMMARY,
+        paths::MISSIONS,
     ] {
         expected.insert(("post".to_owned(), p.to_owned()));
     }

@@ -21,7 +21,7 @@ use spend_store::remote::{self, paths, RemoteOptions, RemoteRewardStore, MAX_BOD
 use spend_store::reward_embedded::EmbeddedRewardStore;
 use spend_store::reward_store::{
     Cursor, CursorError, DateRange, Page, PrefetchedLedger, RewardStore, RewardStoreError,
-    StoredOutcome, Summary,
+    StoredMission, StoredOutcome, Summary,
 };
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -188,6 +188,7 @@ fn bad_bodies() -> Vec<(&'static str, Vec<u8>, &'static str)> {
         paths::GET,
         paths::HISTORY,
         paths::SUMMARY,
+        paths::MISSIONS,
     ] {
         out.push((path, vec![], "empty body"));
         out.push((path, vec![9, 1, 2, 3], "version 9"));
@@ -214,6 +215,15 @@ fn bad_bodies() -> Vec<(&'static str, Vec<u8>, &'static str)> {
     flags[17] = 0x80;
     out.push((paths::HISTORY, flags, "flags"));
     out.push((paths::SUMMARY, [&[1u8][..], &card].concat(), "truncated"));
+    // Two cards announced, one sent; an apply of a version this build does not know; a
+    // version-2 apply whose outcome lacks its count of mission writes.
+    out.push((
+        paths::MISSIONS,
+        [&[1u8, 0, 0, 0, 2][..], &card].concat(),
+        "too short",
+    ));
+    out.push((paths::APPLY, vec![3, 0, 0, 0, 0], "version 3"));
+    out.push((paths::APPLY, vec![2, 0, 0, 0, 1], "too short"));
     out
 }
 
@@ -367,6 +377,9 @@ impl RewardStore for Failing {
     async fn summary(&self, _: CardId, _: DateRange) -> Result<Summary, RewardStoreError> {
         Err((self.0)())
     }
+    async fn missions(&self, _: &[CardId]) -> Result<Vec<StoredMission>, RewardStoreError> {
+        Err((self.0)())
+    }
     async fn ping(&self) -> Result<(), RewardStoreError> {
         Err((self.0)())
     }
@@ -406,6 +419,7 @@ async fn store_errors_cross_the_wire_as_themselves() -> anyhow::Result<()> {
             store.get(RecordId(Uuid::nil())).await.err(),
             store.history(card, DateRange::ALL, 5, None).await.err(),
             store.summary(card, DateRange::ALL).await.err(),
+            store.missions(&[card]).await.err(),
         ];
         for e in results {
             let e = e.context("an error")?;
@@ -421,7 +435,8 @@ async fn an_answer_that_does_not_decode_is_corrupt() -> anyhow::Result<()> {
     let garbage = || async { ([("content-type", remote::CONTENT_TYPE)], vec![1u8, 7, 7, 7]) };
     let app = Router::new()
         .route(paths::GET, axum::routing::post(garbage))
-        .route(paths::SUMMARY, axum::routing::post(garbage));
+        .route(paths::SUMMARY, axum::routing::post(garbage))
+        .route(paths::MISSIONS, axum::routing::post(garbage));
     let server = Server::bind(app).await?;
     let store = client(&server.url, quick())?;
     for e in [
@@ -430,6 +445,7 @@ async fn an_answer_that_does_not_decode_is_corrupt() -> anyhow::Result<()> {
             .summary(CardId(Uuid::nil()), DateRange::ALL)
             .await
             .err(),
+        store.missions(&[CardId(Uuid::nil())]).await.err(),
     ] {
         assert!(
             matches!(&e, Some(RewardStoreError::Corrupt(m)) if m.contains("does not decode")),

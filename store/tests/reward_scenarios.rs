@@ -11,7 +11,8 @@
 //!   `SPEND_TEST_SCYLLA_REQUIRED=1`, which makes a missing node a failure.
 //!
 //! Scenarios with two writers, or a writer that crashes midway, are in `races` and run on every
-//! backend too; ScyllaDB's schema installation has its own tests at the end.
+//! backend too, as do the mission scenarios of `missions`; ScyllaDB's schema installation has
+//! its own tests at the end.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
@@ -39,8 +40,22 @@ use spend_store::reward_store::{
 use spend_store::scylla::{ScyllaOptions, ScyllaRewardStore, SetupError};
 use uuid::Uuid;
 
+#[path = "reward_scenarios/missions.rs"]
+mod missions;
 #[path = "reward_scenarios/races.rs"]
 mod races;
+
+use missions::{
+    a_clawback_nets_the_payouts_to_zero, a_completion_pays_once_and_reads_back,
+    a_crash_before_mission_writes_is_repaired, a_reversal_naming_a_payout_finds_no_original,
+    an_outcome_already_final_has_its_mission_writes_skipped,
+    missions_through_the_store_match_the_examples, the_later_state_of_a_batch_wins,
+};
+use races::{
+    a_crash_between_decision_and_derived_rows_is_repaired,
+    racing_a_reward_and_a_dead_letter_keeps_the_reward_whole,
+    racing_rewards_leave_one_winner_and_only_its_rows,
+};
 
 type Store = Arc<dyn RewardStore>;
 
@@ -223,7 +238,7 @@ macro_rules! pair_scenarios {
                 async fn $name() -> anyhow::Result<()> {
                     let (_dir, store) = super::embedded()?;
                     let pair = super::races::Pair::atomic(store.clone(), store);
-                    super::races::$name(pair).await
+                    super::$name(pair).await
                 }
             )*
         }
@@ -236,7 +251,7 @@ macro_rules! pair_scenarios {
                         served.client.clone(),
                         served.second_client()?,
                     );
-                    let result = super::races::$name(pair).await;
+                    let result = super::$name(pair).await;
                     served.stop().await;
                     result
                 }
@@ -249,7 +264,7 @@ macro_rules! pair_scenarios {
                     let Some((pair, store)) = super::scylla_pair().await? else {
                         return Ok(());
                     };
-                    let result = super::races::$name(pair).await;
+                    let result = super::$name(pair).await;
                     super::drop_keyspace(&store).await;
                     result
                 }
@@ -262,6 +277,7 @@ pair_scenarios!(
     racing_rewards_leave_one_winner_and_only_its_rows,
     racing_a_reward_and_a_dead_letter_keeps_the_reward_whole,
     a_crash_between_decision_and_derived_rows_is_repaired,
+    a_crash_before_mission_writes_is_repaired,
 );
 
 scenarios!(
@@ -274,6 +290,12 @@ scenarios!(
     cursors_of_other_cards_and_forgeries_are_refused,
     summary_totals_are_exact_per_unit,
     ties_of_every_uuid_version_order_by_id_bytes,
+    a_completion_pays_once_and_reads_back,
+    an_outcome_already_final_has_its_mission_writes_skipped,
+    a_clawback_nets_the_payouts_to_zero,
+    a_reversal_naming_a_payout_finds_no_original,
+    the_later_state_of_a_batch_wins,
+    missions_through_the_store_match_the_examples,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -1138,6 +1160,63 @@ async fn scylla_schema_installs_twice() -> anyhow::Result<()> {
         spend_store::scylla::install_schema(&session, &keyspace, 1).await?;
         let store = ScyllaRewardStore::with_session(session.clone(), &keyspace, 8).await?;
         first_reward_is_final(Arc::new(store)).await
+    }
+    .await;
+    let _ = session
+        .query_unpaged(format!("DROP KEYSPACE IF EXISTS {keyspace}"), ())
+        .await;
+    result
+}
+
+/// A keyspace of schema version 1 (before missions) is upgraded in place by installing: the
+/// payout columns, `pending_missions` and `mission_states` are added, what was stored reads back
+/// unchanged, and missions work on it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scylla_schema_install_upgrades_version_1() -> anyhow::Result<()> {
+    let Some(nodes) = scylla_nodes()? else {
+        return Ok(());
+    };
+    let keyspace = test_keyspace();
+    let session = Arc::new(scylla_session(&nodes, &keyspace).await?);
+    let result = async {
+        spend_store::scylla::install_schema(&session, &keyspace, 1).await?;
+        let mut rng = Rng(30);
+        let c = card(&mut rng);
+        let t = tx(&mut rng, c, date(2024, 5, 1), "10.00", TxKind::Purchase);
+        let before = stored(&t, &reward("10.00", Unit::Points));
+        let store = ScyllaRewardStore::with_session(session.clone(), &keyspace, 8).await?;
+        store.apply(vec![before.clone()]).await?;
+        // Back to version 1: no mission table, none of the new columns.
+        let mut downgrade = vec![format!("DROP TABLE {keyspace}.mission_states")];
+        for (table, columns) in [
+            (
+                "outcomes",
+                &["mission_id", "payout_kind", "caused_by", "pending_missions"][..],
+            ),
+            ("history", &["mission_id", "payout_kind", "caused_by"][..]),
+        ] {
+            for column in columns {
+                downgrade.push(format!("ALTER TABLE {keyspace}.{table} DROP {column}"));
+            }
+        }
+        for statement in downgrade {
+            session.query_unpaged(statement, ()).await?;
+        }
+        session.await_schema_agreement().await?;
+        ensure!(
+            ScyllaRewardStore::with_session(session.clone(), &keyspace, 8)
+                .await
+                .is_err(),
+            "a version-1 keyspace cannot serve this build"
+        );
+        spend_store::scylla::install_schema(&session, &keyspace, 1).await?;
+        let store: Store =
+            Arc::new(ScyllaRewardStore::with_session(session.clone(), &keyspace, 8).await?);
+        ensure!(
+            store.get(t.id).await? == Some(before),
+            "a version-1 row reads back"
+        );
+        a_completion_pays_once_and_reads_back(store).await
     }
     .await;
     let _ = session

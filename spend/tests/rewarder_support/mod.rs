@@ -1,7 +1,12 @@
 //! What the rewarder's crash and scale-out tests share: a `spend gen` file with what `spend eval`
 //! says of it, its records encoded for the topic, a fresh topic and group, and the final checks —
 //! every id's stored outcome equals eval's, every card's stored count and totals equal eval's
-//! (so no reversal is counted twice), and every dead letter is on the dead-letter topic.
+//! (so no reversal is counted twice), every card's state in every mission equals eval's
+//! `--missions-out` (so no purchase counts twice or is lost, and no mission pays twice), and
+//! every dead letter is on the dead-letter topic.
+//!
+//! The configuration is the reference one plus `examples/missions/gen-missions.json`: four
+//! missions the generated spend completes, expires and claws back.
 #![allow(dead_code, unreachable_pub)]
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -28,6 +33,10 @@ pub const ROWS: u64 = 200_000;
 pub const REFERENCE_CONFIG: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../../shared/spec/examples/reference-config.json"
+);
+pub const GEN_MISSIONS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../examples/missions/gen-missions.json"
 );
 
 /// The in-process rewarders' logs, for when a test fails: one file per test process.
@@ -69,13 +78,19 @@ pub fn spend() -> Command {
     Command::new(env!("CARGO_BIN_EXE_spend"))
 }
 
+/// The reference configuration and the generated spend's missions.
 pub fn reference_config() -> Config {
-    let text = std::fs::read_to_string(REFERENCE_CONFIG).unwrap();
-    Config::from_json(
-        &serde_json::from_str(&text).unwrap(),
-        &mut uuid::Uuid::new_v4,
-    )
-    .unwrap()
+    // Each file alone is a fragment (the missions name the reference file's programs), as
+    // `spend eval --config A --config B` reads them.
+    let read = |path: &str| {
+        let text = std::fs::read_to_string(path).unwrap();
+        Config::fragment_from_json(
+            &serde_json::from_str(&text).unwrap(),
+            &mut uuid::Uuid::new_v4,
+        )
+        .unwrap()
+    };
+    read(REFERENCE_CONFIG).merge(read(GEN_MISSIONS))
 }
 
 /// A generated file, what `spend eval` says of it, and its records encoded for the topic.
@@ -88,8 +103,11 @@ pub struct Fixture {
     pub dir: tempfile::TempDir,
     /// The final outcome of every id, in `expected.csv`'s columns.
     pub expected: HashMap<String, Vec<String>>,
-    /// The card of every id.
+    /// The card of every id, mission payouts' included.
     pub cards: HashMap<String, String>,
+    /// `spend eval --missions-out`: every card's final state in every mission, by card, then
+    /// mission id, in its columns from `status` on.
+    pub missions: BTreeMap<String, BTreeMap<String, Vec<String>>>,
     pub records: Arc<EncodedRecords>,
 }
 
@@ -109,14 +127,26 @@ impl Fixture {
             .status()
             .unwrap();
         assert!(out.success(), "spend gen");
+        let states = dir.path().join("missions.csv");
         let evaluated = spend()
-            .args(["eval", "--config", REFERENCE_CONFIG])
+            .args([
+                "eval",
+                "--config",
+                REFERENCE_CONFIG,
+                "--config",
+                GEN_MISSIONS,
+            ])
+            .arg("--missions-out")
+            .arg(&states)
             .stdin(std::fs::File::open(&file).unwrap())
             .output()
             .unwrap();
         assert!(evaluated.status.success(), "spend eval");
-        let expected = final_outcomes(std::str::from_utf8(&evaluated.stdout).unwrap());
-        let cards = cards_of(&file);
+        let results = std::str::from_utf8(&evaluated.stdout).unwrap();
+        let expected = final_outcomes(results);
+        let mut cards = cards_of(&file);
+        payout_cards(results, &mut cards);
+        let missions = mission_states(&states);
         let records = encode_csv(
             std::fs::File::open(&file).unwrap(),
             chrono::Utc::now().date_naive(),
@@ -133,6 +163,7 @@ impl Fixture {
             dir,
             expected,
             cards,
+            missions,
             records: Arc::new(records),
         };
         let admin = admin_client(&fx.kafka).unwrap();
@@ -182,19 +213,52 @@ impl Fixture {
     }
 }
 
+/// Whether a results row's status is a stored reward: a record's, or a mission payout's.
+fn is_reward(status: &str) -> bool {
+    matches!(status, "rewarded" | "mission" | "mission_clawback")
+}
+
 /// The final outcome of every id of a results CSV: the first rewarded row of an id is final;
-/// otherwise its last dead letter stands.
+/// otherwise its last dead letter stands. Mission payouts are rows of their own ids.
 pub fn final_outcomes(results: &str) -> HashMap<String, Vec<String>> {
     let mut finals: HashMap<String, Vec<String>> = HashMap::new();
     for line in csv::Reader::from_reader(results.as_bytes()).records() {
         let line = line.unwrap();
         let columns: Vec<String> = line.iter().skip(1).map(str::to_owned).collect();
-        let settled = finals.get(&line[0]).is_some_and(|c| c[0] == "rewarded");
-        if (&line[1] == "rewarded" || &line[1] == "dead_letter") && !settled {
+        let settled = finals.get(&line[0]).is_some_and(|c| is_reward(&c[0]));
+        if (is_reward(&line[1]) || &line[1] == "dead_letter") && !settled {
             finals.insert(line[0].to_owned(), columns);
         }
     }
     finals
+}
+
+/// Adds the card of every mission payout of a results CSV: the card of the record whose row it
+/// follows.
+fn payout_cards(results: &str, cards: &mut HashMap<String, String>) {
+    let mut last_card: Option<String> = None;
+    for line in csv::Reader::from_reader(results.as_bytes()).records() {
+        let line = line.unwrap();
+        match &line[1] {
+            "mission" | "mission_clawback" => {
+                let card = last_card.clone().expect("a payout follows its record");
+                cards.insert(line[0].to_owned(), card);
+            }
+            _ => last_card = cards.get(&line[0].to_lowercase()).cloned(),
+        }
+    }
+}
+
+/// `--missions-out` by card, then mission id.
+fn mission_states(path: &Path) -> BTreeMap<String, BTreeMap<String, Vec<String>>> {
+    let mut out: BTreeMap<String, BTreeMap<String, Vec<String>>> = BTreeMap::new();
+    for row in csv::Reader::from_path(path).unwrap().records() {
+        let row: Vec<String> = row.unwrap().iter().map(str::to_owned).collect();
+        out.entry(row[0].clone())
+            .or_default()
+            .insert(row[1].clone(), row[2..].to_vec());
+    }
+    out
 }
 
 pub fn cards_of(file: &Path) -> HashMap<String, String> {
@@ -209,7 +273,7 @@ pub fn cards_of(file: &Path) -> HashMap<String, String> {
 pub fn columns(o: &StoredOutcome) -> Vec<String> {
     match (o.reward(), o.dead_letter_reason()) {
         (Some(r), _) => vec![
-            "rewarded".into(),
+            o.payout.map_or("rewarded", |p| p.kind.as_str()).to_owned(),
             fmt2(r.reward),
             r.unit.as_str().into(),
             r.amount_sgd.map(fmt2).unwrap_or_default(),
@@ -255,7 +319,7 @@ pub async fn check_store(fx: &Fixture, store: &EmbeddedRewardStore) {
 
     let mut per_card: BTreeMap<&str, (u64, BTreeMap<String, Decimal>)> = BTreeMap::new();
     for (id, c) in &fx.expected {
-        if c[0] != "rewarded" {
+        if !is_reward(&c[0]) {
             continue;
         }
         let entry = per_card.entry(fx.cards[id].as_str()).or_default();
@@ -278,8 +342,45 @@ pub async fn check_store(fx: &Fixture, store: &EmbeddedRewardStore) {
             .collect();
         assert_eq!((summary.count, &stored), (*count, &totals), "card {card}");
     }
+    let today = chrono::Utc::now().date_naive();
+    let mut states = 0;
+    for (card, want) in &fx.missions {
+        let stored = store
+            .missions(&[CardId(card.parse().unwrap())])
+            .await
+            .unwrap();
+        let got: BTreeMap<String, Vec<String>> = stored
+            .iter()
+            .map(|m| {
+                let s = &m.state;
+                (
+                    m.mission_id.to_string(),
+                    vec![
+                        s.status(today).as_str().to_owned(),
+                        fmt2(s.progress_amount_sgd),
+                        s.progress_count.to_string(),
+                        s.window_start.to_string(),
+                        s.window_end.to_string(),
+                        s.completions.to_string(),
+                        s.paid
+                            .map(|p| p.completed_at.to_string())
+                            .unwrap_or_default(),
+                    ],
+                )
+            })
+            .collect();
+        assert_eq!(&got, want, "card {card}'s missions");
+        states += want.len();
+    }
+    let payouts = fx
+        .expected
+        .values()
+        .filter(|c| c[0].starts_with("mission"))
+        .count();
+    assert!(payouts > 0, "the generated spend pays no mission");
     eprintln!(
-        "checked {} ids and {} cards against spend eval",
+        "checked {} ids ({payouts} mission payouts), {} cards and {states} mission states \
+         against spend eval",
         fx.expected.len(),
         per_card.len()
     );

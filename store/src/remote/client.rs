@@ -14,7 +14,7 @@ use super::wire::{self, HistoryRequest, WireError};
 use super::{codes, paths, CONTENT_TYPE, MAX_BODY_BYTES};
 use crate::reward_store::{
     check_cursor, Applied, Cursor, CursorError, DateRange, Page, PrefetchedLedger, Result,
-    RewardStore, RewardStoreError, StoredOutcome, Summary,
+    RewardStore, RewardStoreError, StoredMission, StoredOutcome, Summary,
 };
 
 /// How much of an error answer is read for its message.
@@ -353,6 +353,34 @@ impl RewardStore for RemoteRewardStore {
             )
             .await?;
         wire::decode_summary(&answer).map_err(|e| self.undecodable(paths::SUMMARY, e))
+    }
+
+    async fn missions(&self, cards: &[CardId]) -> Result<Vec<StoredMission>> {
+        if cards.is_empty() {
+            return Ok(Vec::new());
+        }
+        let answer = self
+            .call(paths::MISSIONS, Some(wire::encode_cards(cards)))
+            .await?;
+        let missions =
+            wire::decode_missions(&answer).map_err(|e| self.undecodable(paths::MISSIONS, e))?;
+        // Only the cards asked about, by card then mission id, each state once.
+        let asked: std::collections::HashSet<CardId> = cards.iter().copied().collect();
+        let mut previous: Option<(CardId, uuid::Uuid)> = None;
+        for m in &missions {
+            let key = (m.card_id, m.mission_id);
+            if !asked.contains(&m.card_id) || previous.is_some_and(|p| p >= key) {
+                return Err(self.undecodable(
+                    paths::MISSIONS,
+                    WireError::new(format!(
+                        "card {}'s state in mission {} is not one asked for, in order",
+                        m.card_id, m.mission_id
+                    )),
+                ));
+            }
+            previous = Some(key);
+        }
+        Ok(missions)
     }
 
     async fn ping(&self) -> Result<()> {

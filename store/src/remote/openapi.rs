@@ -20,6 +20,7 @@ pub fn document() -> Value {
         (paths::GET, get_outcome()),
         (paths::HISTORY, history()),
         (paths::SUMMARY, summary()),
+        (paths::MISSIONS, missions()),
     ] {
         routes.insert(path.into(), json!({ "post": op }));
     }
@@ -40,11 +41,14 @@ pub fn document() -> Value {
                 every call is idempotent, so a client retries a 503 or a lost connection. Plain \
                 HTTP/1.1: keep it on a private network.\n\n\
                 Bodies both ways are `application/octet-stream` in wire format version 1: every \
-                body starts with the byte `1`; integers are big-endian; ids are 16 bytes; \
+                body starts with the byte `1` (an apply request that carries mission writes: \
+                `2`, see `applyOutcomes`); integers are big-endian; ids are 16 bytes; \
                 decimals are `rust_decimal`'s exact 16-byte form; units are 1 points, 2 miles, \
                 3 cashback. An *outcome* is a u32 length and the embedded store's compact \
                 record (every field re-validated when read); *outcomes* are a u32 count and \
-                that many outcomes. A *range* is a flags byte (1 from, 2 to) and each date \
+                that many outcomes. A *mission state* is a u32 length and the store's \
+                mission codec (one card's state in one mission, with the mission's terms). A \
+                *range* is a flags byte (1 from, 2 to) and each date \
                 present as an i32 of days from 0001-01-01. A *cursor* is a u16 length (0: none) \
                 and the cursor's opaque text.\n\n\
                 Errors are JSON `{\"error\", \"details\"}`; the `code` of a detail says what \
@@ -111,10 +115,15 @@ fn post(id: &str, summary: &str, description: &str, request: &str, answer: &str)
 fn apply() -> Value {
     post(
         "applyOutcomes",
-        "Stores a batch of outcomes.",
+        "Stores a batch of outcomes, with the mission writes they cause.",
         "The first reward of a record wins and a reversal counts once, so a batch applied \
-         twice changes nothing the second time.",
-        "Version · outcomes.",
+         twice changes nothing the second time. Version 1: outcomes. Version 2 (a batch that \
+         carries mission writes or a payout row): a u32 count of outcomes, each followed by \
+         its mission writes — a u32 count, each a mission state, then `0`, or `1` and its \
+         payout row as an outcome (a rewarded mission payout). An outcome's mission writes are \
+         stored in the same atomic write as the outcome, or not at all when its record \
+         already has a reward; the payout rows count in `written` and `unchanged`.",
+        "Version (1 or 2) · outcomes (version 2: each with its mission writes).",
         "Version · `written` u64 · `unchanged` u64.",
     )
 }
@@ -171,6 +180,17 @@ fn summary() -> Value {
     )
 }
 
+fn missions() -> Value {
+    post(
+        "getMissions",
+        "Cards' states in their missions.",
+        "Every state of the cards asked about, in every mission whose window opened for \
+         them, by card then mission id; a card with none has no entry.",
+        "Version · u32 n · n × card id (16).",
+        "Version · u32 n · n × mission state.",
+    )
+}
+
 fn ping() -> Value {
     let mut responses = json!({"204": {"description": "The store answers."}});
     store_errors(&mut responses);
@@ -181,7 +201,8 @@ fn ping() -> Value {
 fn schemas() -> Value {
     json!({
         "WireBody": {"type": "string", "contentEncoding": "binary",
-            "description": "Wire format version 1 (see the API description)."},
+            "description": "Wire format version 1, or 2 for an apply request with mission \
+                writes (see the API description)."},
         "Error": {"type": "object", "required": ["error", "details"],
             "properties": {
                 "error": {"type": "string", "description": "One lowercase sentence."},

@@ -32,6 +32,7 @@ pub fn router(store: Arc<dyn RewardStore>) -> Router {
         .route(paths::GET, post(get_outcome))
         .route(paths::HISTORY, post(history))
         .route(paths::SUMMARY, post(summary))
+        .route(paths::MISSIONS, post(missions))
         .route(paths::PING, get(ping))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(store)
@@ -91,6 +92,15 @@ async fn summary(
     let (card, range) = wire::decode_summary_request(&body).map_err(bad_body)?;
     let summary = store.summary(card, range).await.map_err(store_error)?;
     Ok(octets(wire::encode_summary(&summary)))
+}
+
+async fn missions(
+    State(store): State<Store>,
+    WireBody(body): WireBody,
+) -> Result<Response, ApiError> {
+    let cards = wire::decode_cards(&body).map_err(bad_body)?;
+    let missions = store.missions(&cards).await.map_err(store_error)?;
+    Ok(octets(wire::encode_missions(&missions)))
 }
 
 async fn ping(State(store): State<Store>) -> Result<StatusCode, ApiError> {

@@ -1,19 +1,26 @@
 //! The bodies of the remote store's routes, both ways. The layout is in the documentation of
 //! [`crate::remote`]; every decoder checks lengths, counts, codes and trailing bytes, and reads
 //! outcomes through the embedded store's codec, which re-validates every field through the
-//! domain's constructors. A decoder never panics and never allocates more than its input
-//! justifies.
+//! domain's constructors (mission states through the store's mission codec). A decoder never
+//! panics and never allocates more than its input justifies. The apply request and the
+//! missions route are in [`missions`]; reading a body is [`reader`].
 
-use chrono::{DateTime, Datelike, NaiveDate};
+mod missions;
+mod reader;
+
+use chrono::{DateTime, Datelike};
 use rust_decimal::Decimal;
 use spend_domain::eval::DeadLetterReason;
 use spend_domain::ledger::{OriginalPurchase, Prior};
 use spend_domain::{Amount, CardId, CurrencyCode, RecordId, Transaction, Unit};
-use uuid::Uuid;
 
+pub(crate) use self::missions::{
+    decode_apply, decode_cards, decode_missions, encode_apply, encode_cards, encode_missions,
+};
+use self::reader::Reader;
 use crate::reward_store::{
-    decode_outcome, encode_outcome, Applied, Cursor, DateRange, Page, PrefetchedLedger,
-    RewardStoreError, StoredOutcome, StoredStatus, Summary,
+    encode_outcome, Applied, Cursor, DateRange, Page, PrefetchedLedger, StoredOutcome,
+    StoredStatus, Summary,
 };
 
 /// The first byte of every body.
@@ -59,22 +66,6 @@ pub(crate) struct HistoryRequest {
 // ---------------------------------------------------------------------------------------------
 // Requests
 
-pub(crate) fn encode_apply(batch: &[StoredOutcome]) -> Vec<u8> {
-    let mut b = start(8 + batch.len() * 256);
-    put_count(&mut b, batch.len());
-    for o in batch {
-        put_bytes(&mut b, &encode_outcome(o));
-    }
-    b
-}
-
-pub(crate) fn decode_apply(b: &[u8]) -> Result<Vec<StoredOutcome>, WireError> {
-    let mut r = Reader::open(b)?;
-    let outcomes = r.outcomes("outcome")?;
-    r.finish()?;
-    Ok(outcomes)
-}
-
 /// Each transaction travels as a dead-letter outcome (the codec's transaction part; the status
 /// and the time mean nothing here), so the server re-validates every field the same way.
 pub(crate) fn encode_prefetch(txs: &[Transaction]) -> Vec<u8> {
@@ -85,6 +76,8 @@ pub(crate) fn encode_prefetch(txs: &[Transaction]) -> Vec<u8> {
             tx: tx.clone(),
             status: StoredStatus::DeadLetter(DeadLetterReason::Undecodable),
             processed_at: DateTime::UNIX_EPOCH,
+            payout: None,
+            missions: Vec::new(),
         };
         put_bytes(&mut b, &encode_outcome(&carrier));
     }
@@ -359,159 +352,6 @@ fn unit_code(unit: Unit) -> u8 {
         Unit::Points => 1,
         Unit::Miles => 2,
         Unit::Cashback => 3,
-    }
-}
-
-struct Reader<'a> {
-    b: &'a [u8],
-    at: usize,
-}
-
-impl<'a> Reader<'a> {
-    /// Checks the version byte.
-    fn open(b: &'a [u8]) -> Result<Self, WireError> {
-        match b.first() {
-            None => Err(bad("empty body")),
-            Some(&VERSION) => Ok(Self { b, at: 1 }),
-            Some(v) => Err(bad(format!(
-                "wire format version {v} is not supported (this build reads {VERSION})"
-            ))),
-        }
-    }
-
-    fn finish(self) -> Result<(), WireError> {
-        match self.b.len() - self.at {
-            0 => Ok(()),
-            n => Err(bad(format!("{n} trailing bytes"))),
-        }
-    }
-
-    fn remaining(&self) -> usize {
-        self.b.len() - self.at
-    }
-
-    fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8], WireError> {
-        if n > self.remaining() {
-            return Err(bad(format!("truncated at {what}")));
-        }
-        let s = &self.b[self.at..self.at + n];
-        self.at += n;
-        Ok(s)
-    }
-
-    fn array<const N: usize>(&mut self, what: &str) -> Result<[u8; N], WireError> {
-        let mut a = [0u8; N];
-        a.copy_from_slice(self.take(N, what)?);
-        Ok(a)
-    }
-
-    fn u8(&mut self, what: &str) -> Result<u8, WireError> {
-        Ok(self.take(1, what)?[0])
-    }
-
-    fn u32(&mut self, what: &str) -> Result<usize, WireError> {
-        Ok(u32::from_be_bytes(self.array(what)?) as usize)
-    }
-
-    fn usize(&mut self, what: &str) -> Result<usize, WireError> {
-        let n = u64::from_be_bytes(self.array(what)?);
-        usize::try_from(n).map_err(|_| bad(format!("{what} {n} is out of range")))
-    }
-
-    fn uuid(&mut self, what: &str) -> Result<Uuid, WireError> {
-        Ok(Uuid::from_bytes(self.array(what)?))
-    }
-
-    /// A decimal in `rust_decimal`'s 16-byte form, refused unless it is the one spelling of its
-    /// value (so no bits are silently dropped).
-    fn decimal(&mut self, what: &str) -> Result<Decimal, WireError> {
-        let a: [u8; 16] = self.array(what)?;
-        let d = Decimal::deserialize(a);
-        if d.serialize() != a {
-            return Err(bad(format!("{what} is not a valid 16-byte decimal")));
-        }
-        Ok(d)
-    }
-
-    fn unit(&mut self, what: &str) -> Result<Unit, WireError> {
-        match self.u8(what)? {
-            1 => Ok(Unit::Points),
-            2 => Ok(Unit::Miles),
-            3 => Ok(Unit::Cashback),
-            other => Err(bad(format!("{what} {other} is not 1, 2 or 3"))),
-        }
-    }
-
-    fn date(&mut self, what: &str) -> Result<NaiveDate, WireError> {
-        let days = i32::from_be_bytes(self.array(what)?);
-        NaiveDate::from_num_days_from_ce_opt(days)
-            .ok_or_else(|| bad(format!("{what} is not a date")))
-    }
-
-    fn range(&mut self) -> Result<DateRange, WireError> {
-        let flags = self.u8("date range flags")?;
-        if flags & !(RANGE_FROM | RANGE_TO) != 0 {
-            return Err(bad(format!("date range flags {flags:#04x} are unknown")));
-        }
-        let from = if flags & RANGE_FROM != 0 {
-            Some(self.date("from date")?)
-        } else {
-            None
-        };
-        let to = if flags & RANGE_TO != 0 {
-            Some(self.date("to date")?)
-        } else {
-            None
-        };
-        Ok(DateRange::new(from, to))
-    }
-
-    fn cursor(&mut self) -> Result<Option<String>, WireError> {
-        let len = usize::from(u16::from_be_bytes(self.array("cursor length")?));
-        if len == 0 {
-            return Ok(None);
-        }
-        if len > MAX_CURSOR_TEXT {
-            return Err(bad(format!("cursor of {len} bytes is too long")));
-        }
-        let text = std::str::from_utf8(self.take(len, "cursor")?)
-            .map_err(|_| bad("cursor is not UTF-8"))?;
-        Ok(Some(text.to_owned()))
-    }
-
-    /// A count of items of at least `min_len` bytes each, refused if the rest of the body is
-    /// too short to hold them.
-    fn count(&mut self, what: &str, min_len: usize) -> Result<usize, WireError> {
-        let n = self.u32(&format!("{what} count"))?;
-        if n.saturating_mul(min_len) > self.remaining() {
-            return Err(bad(format!(
-                "{n} {what}s announced, the body is too short for them"
-            )));
-        }
-        Ok(n)
-    }
-
-    fn outcome(&mut self, what: &str) -> Result<StoredOutcome, WireError> {
-        let len = self.u32(&format!("{what} length"))?;
-        let bytes = self.take(len, what)?;
-        decode_outcome(bytes).map_err(|e| bad(format!("{what}: {}", codec_message(e))))
-    }
-
-    fn outcomes(&mut self, what: &str) -> Result<Vec<StoredOutcome>, WireError> {
-        let n = self.count(what, MIN_RECORD)?;
-        let mut out = Vec::with_capacity(n);
-        for i in 0..n {
-            out.push(self.outcome(&format!("{what} {i}"))?);
-        }
-        Ok(out)
-    }
-}
-
-/// The codec reports bad bytes as stored data gone bad; on the wire they are a bad body.
-fn codec_message(e: RewardStoreError) -> String {
-    match e {
-        RewardStoreError::Corrupt(what) => what.replacen("stored outcome: ", "", 1),
-        other => other.to_string(),
     }
 }
 

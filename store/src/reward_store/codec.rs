@@ -17,6 +17,8 @@
 //! rewarded only
 //!   amount_sgd, base_campaign, promo_campaign: each u8 present + value,
 //!   config_revision i64, remark: u32 length + UTF-8
+//! mission payout only (absent otherwise: rows written before missions read back unchanged)
+//!   1, mission id 16, kind u8 (1 reward, 2 clawback), caused_by id 16
 //! ```
 //!
 //! A *reference* ([`encode_reference`]) is the fixed header with status 3 (rewarded, the record
@@ -31,7 +33,9 @@ use spend_domain::{
 };
 use uuid::Uuid;
 
-use super::{RewardStoreError, StoredOutcome, StoredStatus};
+use spend_domain::mission::PayoutKind;
+
+use super::{PayoutOf, RewardStoreError, StoredOutcome, StoredStatus};
 
 const VERSION: u8 = 1;
 const REWARDED: u8 = 1;
@@ -100,11 +104,20 @@ pub(crate) fn encode_outcome(o: &StoredOutcome) -> Vec<u8> {
         }
         b.extend_from_slice(&r.config_revision.to_be_bytes());
         put_str(&mut b, &r.remark);
+        if let Some(p) = &o.payout {
+            b.push(1);
+            b.extend_from_slice(p.mission_id.as_bytes());
+            b.push(match p.kind {
+                PayoutKind::Reward => 1,
+                PayoutKind::Clawback => 2,
+            });
+            b.extend_from_slice(p.caused_by.0.as_bytes());
+        }
     }
     b
 }
 
-fn put_str(b: &mut Vec<u8>, s: &str) {
+pub(super) fn put_str(b: &mut Vec<u8>, s: &str) {
     // Every string stored is far below 4 GiB (fields are validated to at most a few hundred
     // characters; remarks are campaign names).
     let len = u32::try_from(s.len()).unwrap_or(u32::MAX);
@@ -201,6 +214,7 @@ pub(crate) fn decode_outcome(b: &[u8]) -> Result<StoredOutcome, RewardStoreError
         card_type,
         kind,
     };
+    let mut payout = None;
     let status = match header {
         Header::DeadLetter => StoredStatus::DeadLetter(
             reason_from(reason_byte).ok_or_else(|| corrupt("dead letter reason"))?,
@@ -215,6 +229,23 @@ pub(crate) fn decode_outcome(b: &[u8]) -> Result<StoredOutcome, RewardStoreError
             let promo_campaign = r.opt_uuid()?;
             let config_revision = r.i64()?;
             let remark = r.string()?;
+            if r.at < b.len() {
+                if r.u8()? != 1 {
+                    return Err(corrupt("mission payout"));
+                }
+                let mission_id = r.uuid()?;
+                let kind = match r.u8()? {
+                    1 => PayoutKind::Reward,
+                    2 => PayoutKind::Clawback,
+                    _ => return Err(corrupt("mission payout kind")),
+                };
+                let caused_by = RecordId(r.uuid()?);
+                payout = Some(PayoutOf {
+                    mission_id,
+                    kind,
+                    caused_by,
+                });
+            }
             StoredStatus::Rewarded(Reward {
                 reward,
                 unit,
@@ -234,16 +265,18 @@ pub(crate) fn decode_outcome(b: &[u8]) -> Result<StoredOutcome, RewardStoreError
         tx,
         status,
         processed_at,
+        payout,
+        missions: Vec::new(),
     })
 }
 
-struct Reader<'a> {
-    b: &'a [u8],
-    at: usize,
+pub(super) struct Reader<'a> {
+    pub(super) b: &'a [u8],
+    pub(super) at: usize,
 }
 
 impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], RewardStoreError> {
+    pub(super) fn take(&mut self, n: usize) -> Result<&'a [u8], RewardStoreError> {
         let end = self
             .at
             .checked_add(n)
@@ -254,33 +287,37 @@ impl<'a> Reader<'a> {
         Ok(s)
     }
 
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], RewardStoreError> {
+    pub(super) fn array<const N: usize>(&mut self) -> Result<[u8; N], RewardStoreError> {
         let mut a = [0u8; N];
         a.copy_from_slice(self.take(N)?);
         Ok(a)
     }
 
-    fn u8(&mut self) -> Result<u8, RewardStoreError> {
+    pub(super) fn u8(&mut self) -> Result<u8, RewardStoreError> {
         Ok(self.take(1)?[0])
     }
 
-    fn u16(&mut self) -> Result<u16, RewardStoreError> {
+    pub(super) fn u16(&mut self) -> Result<u16, RewardStoreError> {
         Ok(u16::from_be_bytes(self.array()?))
     }
 
-    fn i32(&mut self) -> Result<i32, RewardStoreError> {
+    pub(super) fn u32(&mut self) -> Result<u32, RewardStoreError> {
+        Ok(u32::from_be_bytes(self.array()?))
+    }
+
+    pub(super) fn i32(&mut self) -> Result<i32, RewardStoreError> {
         Ok(i32::from_be_bytes(self.array()?))
     }
 
-    fn i64(&mut self) -> Result<i64, RewardStoreError> {
+    pub(super) fn i64(&mut self) -> Result<i64, RewardStoreError> {
         Ok(i64::from_be_bytes(self.array()?))
     }
 
-    fn uuid(&mut self) -> Result<Uuid, RewardStoreError> {
+    pub(super) fn uuid(&mut self) -> Result<Uuid, RewardStoreError> {
         Ok(Uuid::from_bytes(self.array()?))
     }
 
-    fn opt_uuid(&mut self) -> Result<Option<Uuid>, RewardStoreError> {
+    pub(super) fn opt_uuid(&mut self) -> Result<Option<Uuid>, RewardStoreError> {
         match self.u8()? {
             0 => Ok(None),
             1 => Ok(Some(self.uuid()?)),
@@ -288,22 +325,22 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn decimal(&mut self) -> Result<Decimal, RewardStoreError> {
+    pub(super) fn decimal(&mut self) -> Result<Decimal, RewardStoreError> {
         Ok(Decimal::deserialize(self.array()?))
     }
 
-    fn string(&mut self) -> Result<String, RewardStoreError> {
+    pub(super) fn string(&mut self) -> Result<String, RewardStoreError> {
         let len = u32::from_be_bytes(self.array()?) as usize;
         let bytes = self.take(len)?;
         String::from_utf8(bytes.to_vec()).map_err(|_| corrupt("text is not UTF-8"))
     }
 }
 
-fn corrupt(what: &str) -> RewardStoreError {
+pub(super) fn corrupt(what: &str) -> RewardStoreError {
     RewardStoreError::Corrupt(format!("stored outcome: bad {what}"))
 }
 
-fn unit_code(unit: Unit) -> u8 {
+pub(super) fn unit_code(unit: Unit) -> u8 {
     match unit {
         Unit::Points => 1,
         Unit::Miles => 2,
@@ -311,7 +348,7 @@ fn unit_code(unit: Unit) -> u8 {
     }
 }
 
-fn unit_from(code: u8) -> Option<Unit> {
+pub(super) fn unit_from(code: u8) -> Option<Unit> {
     Some(match code {
         1 => Unit::Points,
         2 => Unit::Miles,

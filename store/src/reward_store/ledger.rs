@@ -5,7 +5,12 @@ use std::collections::HashMap;
 
 use spend_domain::eval::Outcome;
 use spend_domain::ledger::{Ledger, OriginalPurchase, Prior};
+use spend_domain::mission::{MissionEffect, MissionState};
 use spend_domain::{CardId, RecordId, Transaction, TxKind};
+use uuid::Uuid;
+
+/// Cards' states in missions, by card and mission.
+type MissionStates = HashMap<(CardId, Uuid), MissionState>;
 
 /// What a store knew about one batch when it was read: the prior outcome of each id in the
 /// batch, and each original a reversal of the batch names (if it is a rewarded purchase), with
@@ -16,6 +21,9 @@ use spend_domain::{CardId, RecordId, Transaction, TxKind};
 pub struct PrefetchedLedger {
     priors: HashMap<RecordId, Prior>,
     originals: HashMap<RecordId, OriginalPurchase>,
+    /// The batch's cards' mission states, when the rules have missions
+    /// ([`RewardStore::missions`](crate::reward_store::RewardStore::missions)).
+    missions: MissionStates,
 }
 
 impl PrefetchedLedger {
@@ -32,6 +40,11 @@ impl PrefetchedLedger {
     pub fn insert_original(&mut self, id: RecordId, original: OriginalPurchase) {
         self.priors.insert(id, Prior::Rewarded);
         self.originals.insert(id, original);
+    }
+
+    /// Records card `card`'s state in mission `mission`.
+    pub fn insert_mission(&mut self, card: CardId, mission: Uuid, state: MissionState) {
+        self.missions.insert((card, mission), state);
     }
 
     /// Every id with a stored outcome, and what it was (the originals included, as rewarded), in
@@ -58,6 +71,10 @@ impl Ledger for PrefetchedLedger {
             .filter(|p| p.card_id == card)
             .copied()
     }
+
+    fn mission_state(&self, card: CardId, mission: Uuid) -> Option<&MissionState> {
+        self.missions.get(&(card, mission))
+    }
 }
 
 /// What one batch decided, as evaluation of the next batch needs it: the prior of each of its
@@ -65,6 +82,8 @@ impl Ledger for PrefetchedLedger {
 #[derive(Clone, Debug, Default)]
 pub struct Overlay {
     entries: HashMap<RecordId, Entry>,
+    /// Mission states the batch moved, as it left them.
+    missions: MissionStates,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -148,6 +167,17 @@ impl<'a> BatchLedger<'a> {
         }
     }
 
+    /// Records the mission states `effects` leave (what
+    /// [`RuleSet::mission_effects`](spend_domain::rules::RuleSet::mission_effects) decided for
+    /// the transaction just [recorded](BatchLedger::record)).
+    pub fn record_missions(&mut self, effects: &[MissionEffect]) {
+        for e in effects {
+            self.current
+                .missions
+                .insert((e.card_id, e.mission_id), e.state.clone());
+        }
+    }
+
     /// This batch's overlay, for evaluating the next batch.
     pub fn into_overlay(self) -> Overlay {
         self.current
@@ -173,6 +203,15 @@ impl Ledger for BatchLedger<'_> {
             return o;
         }
         self.base.original(card, id)
+    }
+
+    fn mission_state(&self, card: CardId, mission: Uuid) -> Option<&MissionState> {
+        let key = (card, mission);
+        self.current
+            .missions
+            .get(&key)
+            .or_else(|| self.previous.and_then(|o| o.missions.get(&key)))
+            .or_else(|| self.base.mission_state(card, mission))
     }
 }
 

@@ -5,7 +5,8 @@ use crate::reward_store::StoredOutcome;
 /// One id's offers in a batch, as the once-only rules see them.
 pub(super) struct Folded {
     /// What applying the offers in order would leave: the first reward, else the last dead
-    /// letter.
+    /// letter; with the mission writes of every offer up to it, in order (applying the offers
+    /// in order makes each one's).
     pub(super) outcome: StoredOutcome,
     /// Offers up to and including the first reward (all of them if none is a reward): written
     /// when the id was not final before the batch.
@@ -19,7 +20,7 @@ pub(super) struct Folded {
 pub(super) fn fold_batch(batch: Vec<StoredOutcome>) -> Vec<Folded> {
     let mut out: Vec<Folded> = Vec::with_capacity(batch.len());
     let mut index = std::collections::HashMap::with_capacity(batch.len());
-    for o in batch {
+    for mut o in batch {
         match index.get(&o.id()) {
             None => {
                 index.insert(o.id(), out.len());
@@ -34,6 +35,9 @@ pub(super) fn fold_batch(batch: Vec<StoredOutcome>) -> Vec<Folded> {
                 if f.outcome.is_rewarded() {
                     f.after_final += 1;
                 } else {
+                    let mut missions = std::mem::take(&mut f.outcome.missions);
+                    missions.append(&mut o.missions);
+                    o.missions = missions;
                     f.outcome = o;
                     f.before_final += 1;
                 }
@@ -114,5 +118,24 @@ mod tests {
                 (3, reward(9), 2, 1),
             ]
         );
+
+        // The mission writes of every offer up to the first reward are made with it.
+        let write = |n| crate::reward_store::MissionWrite {
+            mission: super::super::missions::tests::sample_mission(CardId(Uuid::from_u128(1)), n),
+            payout: None,
+        };
+        let offer = |o: &Outcome, n| {
+            let mut s = StoredOutcome::new(&tx(4), o, now).unwrap();
+            s.missions = vec![write(n)];
+            s
+        };
+        let folded = fold_batch(vec![
+            offer(&dl(DeadLetterReason::NoFxRate), 1),
+            offer(&reward(1), 2),
+            offer(&reward(2), 3),
+        ]);
+        assert_eq!(folded.len(), 1);
+        assert_eq!(folded[0].outcome.outcome(), reward(1));
+        assert_eq!(folded[0].outcome.missions, vec![write(1), write(2)]);
     }
 }

@@ -34,11 +34,12 @@ impl ScyllaRewardStore {
             .transpose()
     }
 
-    /// The prior outcome of `id`. A reward found here is rewritten into its derived rows: the
-    /// record is being delivered again, and if the attempt that decided it crashed before its
-    /// derived writes, this is the only moment anyone will (the rewarder treats the record as a
-    /// duplicate and never offers it to `apply`). Duplicates are rare, and the rows are the
-    /// stored winner's, so rewriting them changes nothing that was already right.
+    /// The prior outcome of `id`. A reward found here is rewritten into its derived rows, and
+    /// its pending mission writes are made: the record is being delivered again, and if the
+    /// attempt that decided it crashed before those writes, this is the only moment anyone will
+    /// (the rewarder treats the record as a duplicate and never offers it to `apply`).
+    /// Duplicates are rare, and the rows are the stored winner's, so rewriting them changes
+    /// nothing that was already right.
     async fn prior(&self, id: RecordId) -> Result<Option<Prior>> {
         let Some(stored) = self.read(id, false).await? else {
             return Ok(None);
@@ -46,12 +47,12 @@ impl ScyllaRewardStore {
         if !stored.is_rewarded() {
             return Ok(Some(Prior::DeadLetter));
         }
-        self.write_derived(&stored).await?;
+        self.repair(&stored, false).await?;
         Ok(Some(Prior::Rewarded))
     }
 
     /// What evaluation needs of a batch. Priors first: their repair may add a reversal's claim
-    /// that an original read below must count.
+    /// that an original read below must count, and mission states the rewarder reads next.
     pub(super) async fn prefetch_batch(&self, txs: &[Transaction]) -> Result<PrefetchedLedger> {
         let ids: HashSet<RecordId> = txs.iter().map(|t| t.id).collect();
         let originals: HashSet<RecordId> =
@@ -99,6 +100,10 @@ impl ScyllaRewardStore {
         let (StoredStatus::Rewarded(r), TxKind::Purchase) = (&stored.status, stored.tx.kind) else {
             return Ok(None);
         };
+        if stored.is_payout() {
+            // A mission payout is no purchase a reversal can name.
+            return Ok(None);
+        }
         Ok(Some(OriginalPurchase {
             card_id: stored.tx.card_id,
             reward: r.reward,

@@ -1,21 +1,26 @@
 //! The CQL rows of the reward store and their conversions to and from [`StoredOutcome`].
 //!
-//! **No null binds.** Binding `null` writes a cell tombstone; a reward row has six optional
+//! **No null binds.** Binding `null` writes a cell tombstone; a reward row has nine optional
 //! columns, so inserting `None`s would leave several tombstones per record. Absent values are
 //! bound *unset* instead, which writes nothing. The one deliberate `null` is `reason` when a
 //! reward replaces a dead letter, so the replaced reason does not linger on a rewarded row.
+//!
+//! **Payout rows** (docs/missions.md) carry `mission_id`, `payout_kind` and `caused_by`, all
+//! three or none; a rewarded outcome's mission writes travel to the decision in
+//! `pending_missions` ([`DecideValues`], [`ReplaceValues`]), which no read of an outcome selects.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use scylla::value::{CqlDecimal, MaybeUnset};
 use scylla::{DeserializeRow, SerializeRow};
 use spend_domain::eval::{DeadLetterReason, Reward};
+use spend_domain::mission::PayoutKind;
 use spend_domain::{
     Amount, CardId, CurrencyCode, MaskedPan, Mcc, ProgramId, RecordId, Transaction, TxKind, Unit,
 };
 use uuid::Uuid;
 
-use crate::reward_store::{month_of, RewardStoreError, StoredOutcome, StoredStatus};
+use crate::reward_store::{month_of, PayoutOf, RewardStoreError, StoredOutcome, StoredStatus};
 
 pub(super) const REWARDED: &str = "rewarded";
 pub(super) const DEAD_LETTER: &str = "dead_letter";
@@ -23,7 +28,8 @@ pub(super) const DEAD_LETTER: &str = "dead_letter";
 /// The columns `outcomes` and `history` share, in [`OutcomeRow`]'s order.
 pub(super) const COLUMNS: &str = "id, status, transaction_id, card_id, card_pan, program, \
     merchant, mcc, currency, amount, transaction_date, tx_type, original_id, reward, unit, \
-    amount_sgd, base_campaign, promo_campaign, remark, reason, config_revision, processed_at";
+    amount_sgd, base_campaign, promo_campaign, remark, reason, config_revision, processed_at, \
+    mission_id, payout_kind, caused_by";
 
 /// One row of `outcomes` or `history`, as read.
 #[derive(DeserializeRow)]
@@ -51,6 +57,9 @@ pub(super) struct OutcomeRow {
     reason: Option<String>,
     config_revision: Option<i64>,
     processed_at: DateTime<Utc>,
+    mission_id: Option<Uuid>,
+    payout_kind: Option<String>,
+    caused_by: Option<Uuid>,
 }
 
 /// The values of one `outcomes` row, bound by name (`:id`, `:status`, …); absent values unset.
@@ -79,6 +88,37 @@ pub(super) struct OutcomeValues<'a> {
     reason: MaybeUnset<Option<&'static str>>,
     config_revision: MaybeUnset<i64>,
     processed_at: DateTime<Utc>,
+    mission_id: MaybeUnset<Uuid>,
+    payout_kind: MaybeUnset<&'static str>,
+    caused_by: MaybeUnset<Uuid>,
+}
+
+/// The values of a decision (`INSERT … IF NOT EXISTS`): an outcome row and, for a reward that
+/// causes mission writes, their encoding (unset otherwise).
+#[derive(SerializeRow)]
+pub(super) struct DecideValues<'a> {
+    #[scylla(flatten)]
+    pub(super) row: OutcomeValues<'a>,
+    pub(super) pending_missions: MaybeUnset<Vec<u8>>,
+}
+
+impl<'a> DecideValues<'a> {
+    pub(super) fn of(o: &'a StoredOutcome) -> Self {
+        DecideValues {
+            row: OutcomeValues::of(o),
+            pending_missions: pending(o),
+        }
+    }
+}
+
+/// What a reward's decision carries for its mission writes: only a reward's are repaired from
+/// the stored row (a dead letter is evaluated again when redelivered), and only when it has any.
+fn pending(o: &StoredOutcome) -> MaybeUnset<Vec<u8>> {
+    if super::missions::leaves_pending(o) {
+        MaybeUnset::Set(super::missions::encode_pending(&o.missions))
+    } else {
+        MaybeUnset::Unset
+    }
 }
 
 /// The values of one `history` row: an outcome row, its month and its place among ties.
@@ -93,11 +133,14 @@ pub(super) struct HistoryValues<'a> {
     pub(super) id_order: [u8; 16],
 }
 
-/// The values of the dead-letter replacement: an outcome row and the status it must still have.
+/// The values of the dead-letter replacement: an outcome row, its mission writes (as
+/// [`DecideValues`]; a dead letter never has any to leave behind) and the status it must still
+/// have.
 #[derive(SerializeRow)]
 pub(super) struct ReplaceValues<'a> {
     #[scylla(flatten)]
     pub(super) row: OutcomeValues<'a>,
+    pub(super) pending_missions: MaybeUnset<Vec<u8>>,
     pub(super) expected_status: &'static str,
 }
 
@@ -110,6 +153,7 @@ impl<'a> ReplaceValues<'a> {
         }
         ReplaceValues {
             row,
+            pending_missions: pending(o),
             expected_status: DEAD_LETTER,
         }
     }
@@ -149,6 +193,9 @@ impl<'a> OutcomeValues<'a> {
             reason: unset_if_none(reason.map(Some)),
             config_revision: unset_if_none(reward.map(|r| r.config_revision)),
             processed_at: o.processed_at,
+            mission_id: unset_if_none(o.payout.map(|p| p.mission_id)),
+            payout_kind: unset_if_none(o.payout.map(|p| p.kind.as_str())),
+            caused_by: unset_if_none(o.payout.map(|p| p.caused_by.0)),
         }
     }
 
@@ -215,12 +262,29 @@ impl OutcomeRow {
             ),
             _ => return Err(corrupt("status")),
         };
+        let payout = match (self.mission_id, self.payout_kind, self.caused_by) {
+            (None, None, None) => None,
+            (Some(mission_id), Some(kind), Some(caused_by)) if status_is_reward(&status) => {
+                Some(PayoutOf {
+                    mission_id,
+                    kind: PayoutKind::parse(&kind).ok_or_else(|| corrupt("payout_kind"))?,
+                    caused_by: RecordId(caused_by),
+                })
+            }
+            _ => return Err(corrupt("mission payout columns")),
+        };
         Ok(StoredOutcome {
             tx,
             status,
             processed_at: self.processed_at,
+            payout,
+            missions: Vec::new(),
         })
     }
+}
+
+fn status_is_reward(status: &StoredStatus) -> bool {
+    matches!(status, StoredStatus::Rewarded(_))
 }
 
 fn corrupt(column: &str) -> RewardStoreError {
@@ -262,165 +326,4 @@ pub(super) fn from_cql_decimal(c: &CqlDecimal) -> Result<Decimal, RewardStoreErr
 }
 
 #[cfg(test)]
-mod tests {
-    use std::str::FromStr;
-
-    use scylla::frame::response::result::{ColumnSpec, ColumnType, NativeType, TableSpec};
-    use scylla::serialize::row::{RowSerializationContext, SerializeRow};
-    use scylla::serialize::writers::RowWriter;
-    use spend_domain::eval::Outcome;
-
-    use super::*;
-
-    /// How each value of `values` is bound, by column name: `Some(len)` for a value, `None` for
-    /// null (-1) and `Some(-2)` for unset.
-    fn binds(values: &impl SerializeRow, extra: &[&str]) -> Vec<(String, Option<i32>)> {
-        use NativeType as N;
-        let table = TableSpec::owned("spend".into(), "outcomes".into());
-        let typ = |name: &str| match name {
-            "id" | "card_id" | "original_id" | "base_campaign" | "promo_campaign" => N::Uuid,
-            "mcc" | "month" => N::Int,
-            "id_order" => N::Blob,
-            "amount" | "reward" | "amount_sgd" => N::Decimal,
-            "transaction_date" => N::Date,
-            "config_revision" => N::BigInt,
-            "processed_at" => N::Timestamp,
-            _ => N::Text,
-        };
-        let names: Vec<&str> = COLUMNS.split(", ").chain(extra.iter().copied()).collect();
-        let specs: Vec<ColumnSpec<'static>> = names
-            .iter()
-            .map(|n| ColumnSpec::owned((*n).into(), ColumnType::Native(typ(n)), table.clone()))
-            .collect();
-        let mut buf = Vec::new();
-        values
-            .serialize(
-                &RowSerializationContext::from_specs(&specs),
-                &mut RowWriter::new(&mut buf),
-            )
-            .unwrap();
-        let mut at = 0;
-        let mut out = Vec::new();
-        for name in names {
-            let len = i32::from_be_bytes(buf[at..at + 4].try_into().unwrap());
-            at += 4 + usize::try_from(len.max(0)).unwrap();
-            out.push((name.to_owned(), (len != -1).then_some(len)));
-        }
-        assert_eq!(at, buf.len());
-        out
-    }
-
-    fn outcome(o: Outcome) -> StoredOutcome {
-        let tx = Transaction {
-            id: RecordId(Uuid::from_u128(1)),
-            transaction_id: "t".into(),
-            merchant: "m".into(),
-            mcc: Mcc::new(5999).unwrap(),
-            currency: CurrencyCode::SGD,
-            amount: Amount::new(Decimal::ONE).unwrap(),
-            transaction_date: NaiveDate::from_ymd_opt(2024, 1, 1).unwrap(),
-            card_id: CardId(Uuid::from_u128(2)),
-            card_pan: MaskedPan::mask("4111111111111111").unwrap(),
-            card_type: ProgramId::parse("p").unwrap(),
-            kind: TxKind::Purchase,
-        };
-        StoredOutcome::new(&tx, &o, Utc::now()).unwrap()
-    }
-
-    #[test]
-    fn absent_values_are_unset_never_null() {
-        let dead = outcome(Outcome::DeadLetter(DeadLetterReason::NoFxRate));
-        let reward = outcome(Outcome::Rewarded(Reward {
-            reward: Decimal::new(150, 2),
-            unit: Unit::Points,
-            amount_sgd: None,
-            base_campaign: None,
-            promo_campaign: None,
-            remark: String::new(),
-            config_revision: 4,
-            reversal_of: None,
-        }));
-        for o in [&dead, &reward] {
-            let got = binds(&OutcomeValues::of(o), &[]);
-            assert!(got.iter().all(|(_, len)| len.is_some()), "a null: {got:?}");
-            let unset: Vec<&str> = got
-                .iter()
-                .filter(|(_, len)| *len == Some(-2))
-                .map(|(n, _)| n.as_str())
-                .collect();
-            let expected: &[&str] = if o.is_rewarded() {
-                &[
-                    "original_id",
-                    "amount_sgd",
-                    "base_campaign",
-                    "promo_campaign",
-                    "reason",
-                ]
-            } else {
-                &[
-                    "original_id",
-                    "reward",
-                    "unit",
-                    "amount_sgd",
-                    "base_campaign",
-                    "promo_campaign",
-                    "remark",
-                    "config_revision",
-                ]
-            };
-            assert_eq!(unset, expected);
-            let history = binds(&OutcomeValues::of(o).history(), &["month", "id_order"]);
-            assert!(history.iter().all(|(_, len)| len.is_some()), "{history:?}");
-        }
-        // A reward replacing a dead letter clears the reason: the one deliberate null.
-        let replace = binds(&ReplaceValues::of(&reward), &["expected_status"]);
-        let nulls: Vec<&str> = replace
-            .iter()
-            .filter(|(_, len)| len.is_none())
-            .map(|(n, _)| n.as_str())
-            .collect();
-        assert_eq!(nulls, ["reason"]);
-        let replace = binds(&ReplaceValues::of(&dead), &["expected_status"]);
-        assert!(replace.iter().all(|(_, len)| len.is_some()), "{replace:?}");
-    }
-
-    #[test]
-    fn decimals_round_trip_through_cql() {
-        for s in [
-            "0.00",
-            "0.01",
-            "-0.01",
-            "1.27",
-            "1.28",
-            "-1.28",
-            "-1.29",
-            "255.00",
-            "-12345678901.23",
-            "1000000000.00",
-            "79228162514264337593543950335",
-            "-79228162514264337593543950335",
-        ] {
-            let d = Decimal::from_str(s).unwrap();
-            let c = to_cql_decimal(d);
-            let back = from_cql_decimal(&c).unwrap();
-            assert_eq!(back, d, "{s}");
-            assert_eq!(back.scale(), d.scale(), "{s}");
-        }
-        // Minimal encodings: 1.27 is 127 = 0x7f (one byte); 1.28 is 128 = 0x00 0x80.
-        let (b, _) =
-            to_cql_decimal(Decimal::from_str("1.27").unwrap()).into_signed_be_bytes_and_exponent();
-        assert_eq!(b, [0x7f]);
-        let (b, _) =
-            to_cql_decimal(Decimal::from_str("1.28").unwrap()).into_signed_be_bytes_and_exponent();
-        assert_eq!(b, [0x00, 0x80]);
-        let (b, _) =
-            to_cql_decimal(Decimal::from_str("-1.28").unwrap()).into_signed_be_bytes_and_exponent();
-        assert_eq!(b, [0x80]);
-        let too_big = CqlDecimal::from_signed_be_bytes_and_exponent(vec![1; 17], 2);
-        assert!(from_cql_decimal(&too_big).is_err());
-        let negative_scale = CqlDecimal::from_signed_be_bytes_and_exponent(vec![1], -1);
-        assert!(from_cql_decimal(&negative_scale).is_err());
-        let empty = CqlDecimal::from_signed_be_bytes_and_exponent(vec![], 2);
-        assert_eq!(from_cql_decimal(&empty).unwrap(), Decimal::new(0, 2));
-    }
-}
+mod tests;

@@ -10,6 +10,14 @@
 //! **Who installs.** One installer per deployment (the chart's schema Job, `scripts/test-scylla.sh`,
 //! `--scylla-install-schema` on one process): concurrent CREATE … IF NOT EXISTS from many replicas
 //! at once is what produces schema disagreements. Installing twice is harmless.
+//!
+//! **Upgrades.** The schema has a version ([`SCHEMA_VERSION`], the file's `Schema version` line).
+//! Installing is declarative, so it is also the upgrade: every table is created if absent, then
+//! every column the file declares that an existing table lacks is added (`ALTER TABLE … ADD`,
+//! after a look at `system_schema.columns`; CQL has no `ADD IF NOT EXISTS` that ScyllaDB and
+//! Cassandra both accept). Version 1 → 2 (missions) adds the payout columns of `outcomes` and
+//! `history`, `outcomes.pending_missions` and the table `mission_states`; rows written before
+//! read back with the new columns null, which is what they mean. Columns are only ever added.
 
 use ::scylla::client::session::Session;
 
@@ -17,6 +25,9 @@ use super::errors::{is_unconfigured_table, is_unknown_tablets_option, SetupError
 
 /// `schemas/rewards.cql`, the single source of the CQL schema.
 pub const SCHEMA_CQL: &str = include_str!("../../../schemas/rewards.cql");
+
+/// The version of [`SCHEMA_CQL`]: 1 before missions, 2 with them (see the module documentation).
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// The keyspace name the schema file is written for.
 const SCHEMA_KEYSPACE: &str = "spend";
@@ -146,16 +157,130 @@ pub async fn install_schema(
             .await
             .map_err(SetupError::from_execution)?;
     }
-    session
-        .await_schema_agreement()
-        .await
-        .map_err(|e| SetupError::Unreachable(e.to_string()))?;
+    agree(session).await?;
+    // Every node knows every table now: what `system_schema.columns` says is the whole truth.
+    let mut added = 0;
+    for statement in tables {
+        if let Some((table, columns)) = declared_columns(statement) {
+            added += add_missing_columns(session, keyspace, table, &columns).await?;
+        }
+    }
+    if added > 0 {
+        agree(session).await?;
+    }
     // CREATE KEYSPACE IF NOT EXISTS does nothing when another installer got there first, with
     // whatever options it chose: what counts is what is there now.
     if replication(session, keyspace).await? == Replication::Tablets {
         return Err(tablets());
     }
     Ok(())
+}
+
+async fn agree(session: &Session) -> Result<(), SetupError> {
+    session
+        .await_schema_agreement()
+        .await
+        .map(drop)
+        .map_err(|e| SetupError::Unreachable(e.to_string()))
+}
+
+/// The table a normalised `CREATE TABLE` statement of [`schema_statements`] creates, and the
+/// columns it declares (name, CQL type), in order; `None` for any other statement.
+fn declared_columns(statement: &str) -> Option<(&str, Vec<(&str, String)>)> {
+    let rest = statement.strip_prefix("CREATE TABLE IF NOT EXISTS ")?;
+    let open = rest.find('(')?;
+    let table = rest[..open].trim().rsplit('.').next()?;
+    // The definitions: split at the commas of the outermost parentheses.
+    let mut items = Vec::new();
+    let (mut depth, mut start) = (0usize, open + 1);
+    for (i, c) in rest.char_indices().skip_while(|(i, _)| *i < open) {
+        match c {
+            '(' | '<' => depth += 1,
+            ')' | '>' => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    items.push(&rest[start..i]);
+                    break;
+                }
+            }
+            ',' if depth == 1 => {
+                items.push(&rest[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    let columns = items
+        .into_iter()
+        .filter_map(|item| {
+            let mut words = item.split_whitespace();
+            let name = words
+                .next()
+                .filter(|w| !w.eq_ignore_ascii_case("PRIMARY"))?;
+            let typ: Vec<&str> = words
+                .take_while(|w| {
+                    !w.eq_ignore_ascii_case("PRIMARY") && !w.eq_ignore_ascii_case("STATIC")
+                })
+                .collect();
+            Some((name, typ.join(" ")))
+        })
+        .collect();
+    Some((table, columns))
+}
+
+/// The columns `keyspace.table` has.
+async fn table_columns(
+    session: &Session,
+    keyspace: &str,
+    table: &str,
+) -> Result<Vec<String>, SetupError> {
+    let rows = session
+        .query_unpaged(
+            "SELECT column_name FROM system_schema.columns \
+             WHERE keyspace_name = ? AND table_name = ?",
+            (keyspace, table),
+        )
+        .await
+        .map_err(SetupError::from_execution)?
+        .into_rows_result()
+        .map_err(|e| SetupError::Refused(e.to_string()))?;
+    let names = rows
+        .rows::<(String,)>()
+        .map_err(|e| SetupError::Refused(e.to_string()))?
+        .map(|row| row.map(|(name,)| name))
+        .collect::<Result<Vec<String>, _>>()
+        .map_err(|e| SetupError::Refused(e.to_string()))?;
+    Ok(names)
+}
+
+/// Adds each of `columns` that `keyspace.table` lacks (an installation of an older version of
+/// the schema); how many it added.
+async fn add_missing_columns(
+    session: &Session,
+    keyspace: &str,
+    table: &str,
+    columns: &[(&str, String)],
+) -> Result<usize, SetupError> {
+    let existing = table_columns(session, keyspace, table).await?;
+    let mut added = 0;
+    for (name, typ) in columns {
+        if existing.iter().any(|c| c == name) {
+            continue;
+        }
+        // Names and types come from the schema file; the keyspace name was checked.
+        let alter = format!("ALTER TABLE {keyspace}.{table} ADD {name} {typ}");
+        if let Err(e) = session.query_unpaged(alter, ()).await {
+            // Another installer, against the advice above, may have added it in between.
+            let now = table_columns(session, keyspace, table).await?;
+            if !now.iter().any(|c| c == name) {
+                return Err(SetupError::from_execution(e));
+            }
+            continue;
+        }
+        tracing::info!(keyspace, table, column = %name, "scylla schema upgraded: column added");
+        added += 1;
+    }
+    Ok(added)
 }
 
 async fn create(session: &Session, create_keyspace: &str) -> Result<(), SetupError> {
@@ -183,7 +308,7 @@ mod tests {
     #[test]
     fn schema_is_renamed_and_split() {
         let statements = schema_statements("spend_t1", 1).unwrap();
-        assert_eq!(statements.len(), 5, "{statements:#?}");
+        assert_eq!(statements.len(), 6, "{statements:#?}");
         assert!(statements[0].contains("spend_t1 WITH replication"));
         assert!(statements[0].contains("'replication_factor': 1"));
         assert!(
@@ -199,6 +324,71 @@ mod tests {
         assert!(schema_statements("Spend", 1).is_err());
         assert!(schema_statements("spend; DROP", 1).is_err());
         assert!(schema_statements("", 1).is_err());
+    }
+
+    #[test]
+    fn every_table_declares_its_columns_for_the_upgrade() {
+        let statements = schema_statements("spend_t1", 1).unwrap();
+        let tables: Vec<(&str, Vec<(&str, String)>)> = statements
+            .iter()
+            .filter_map(|s| declared_columns(s))
+            .collect();
+        let names: Vec<&str> = tables.iter().map(|(t, _)| *t).collect();
+        assert_eq!(
+            names,
+            [
+                "outcomes",
+                "history",
+                "card_months",
+                "reversals",
+                "mission_states"
+            ]
+        );
+        let columns = |table: &str| -> Vec<String> {
+            let (_, cols) = tables.iter().find(|(t, _)| *t == table).unwrap();
+            cols.iter().map(|(n, t)| format!("{n} {t}")).collect()
+        };
+        let outcomes = columns("outcomes");
+        assert_eq!(outcomes.len(), 26, "{outcomes:?}");
+        assert_eq!(outcomes[0], "id uuid");
+        assert_eq!(
+            outcomes[22..],
+            [
+                "mission_id uuid",
+                "payout_kind text",
+                "caused_by uuid",
+                "pending_missions blob"
+            ]
+        );
+        let history = columns("history");
+        assert_eq!(history.len(), 27, "{history:?}");
+        assert!(history.contains(&"payout_kind text".to_owned()));
+        assert!(history.contains(&"id_order blob".to_owned()));
+        assert_eq!(
+            columns("mission_states"),
+            ["card_id uuid", "mission_id uuid", "state blob"]
+        );
+        // A type with commas inside its brackets stays one column.
+        let (table, cols) = declared_columns(
+            "CREATE TABLE IF NOT EXISTS k.t ( a map<text, int>, b frozen<tuple<int, int>> \
+             STATIC, PRIMARY KEY ((a, b), c) ) WITH x = 1",
+        )
+        .unwrap();
+        assert_eq!(table, "t");
+        assert_eq!(
+            cols,
+            [
+                ("a", "map<text, int>".to_owned()),
+                ("b", "frozen<tuple<int, int>>".to_owned())
+            ]
+        );
+        assert!(declared_columns("CREATE KEYSPACE IF NOT EXISTS k").is_none());
+    }
+
+    #[test]
+    fn the_schema_file_states_its_version() {
+        let line = format!("-- Schema version {SCHEMA_VERSION} ");
+        assert!(SCHEMA_CQL.contains(&line), "{line:?}");
     }
 
     #[test]

@@ -21,6 +21,11 @@ pub(super) struct Statements {
     pub(super) summary: PreparedStatement,
     pub(super) insert_reversal: PreparedStatement,
     pub(super) reversals_of: PreparedStatement,
+    pub(super) get_pending: PreparedStatement,
+    pub(super) get_pending_serial: PreparedStatement,
+    pub(super) clear_pending: PreparedStatement,
+    pub(super) insert_mission_state: PreparedStatement,
+    pub(super) mission_states_of: PreparedStatement,
     pub(super) ping: PreparedStatement,
 }
 
@@ -50,18 +55,25 @@ impl Statements {
         // (completing one in flight), where LOCAL_QUORUM might not yet.
         let mut get_serial = prepare(select.clone(), true).await?;
         get_serial.set_consistency(Consistency::Serial);
+        let select_pending = format!("SELECT pending_missions FROM {ks}.outcomes WHERE id = ?");
+        let mut get_pending_serial = prepare(select_pending.clone(), true).await?;
+        get_pending_serial.set_consistency(Consistency::Serial);
         Ok(Self {
             get: prepare(select, true).await?,
             get_serial,
+            // A reward's mission writes are decided with it (`pending_missions`).
             insert_if_absent: prepare(
-                format!("INSERT INTO {ks}.outcomes ({COLUMNS}) VALUES ({markers}) IF NOT EXISTS"),
+                format!(
+                    "INSERT INTO {ks}.outcomes ({COLUMNS}, pending_missions) \
+                     VALUES ({markers}, :pending_missions) IF NOT EXISTS"
+                ),
                 false,
             )
             .await?,
             replace_dead_letter: prepare(
                 format!(
-                    "UPDATE {ks}.outcomes SET {assignments} WHERE id = :id \
-                     IF status = :expected_status"
+                    "UPDATE {ks}.outcomes SET {assignments}, pending_missions = :pending_missions \
+                     WHERE id = :id IF status = :expected_status"
                 ),
                 false,
             )
@@ -132,6 +144,28 @@ impl Statements {
             .await?,
             reversals_of: prepare(
                 format!("SELECT reversal_id, magnitude FROM {ks}.reversals WHERE original_id = ?"),
+                true,
+            )
+            .await?,
+            get_pending: prepare(select_pending, true).await?,
+            get_pending_serial,
+            clear_pending: prepare(
+                format!("DELETE pending_missions FROM {ks}.outcomes WHERE id = ?"),
+                true,
+            )
+            .await?,
+            // Always at the state's version: the later state wins, in any order of arrival
+            // (`missions.rs`).
+            insert_mission_state: prepare(
+                format!(
+                    "INSERT INTO {ks}.mission_states (card_id, mission_id, state) \
+                     VALUES (?, ?, ?) USING TIMESTAMP ?"
+                ),
+                true,
+            )
+            .await?,
+            mission_states_of: prepare(
+                format!("SELECT mission_id, state FROM {ks}.mission_states WHERE card_id = ?"),
                 true,
             )
             .await?,

@@ -1,12 +1,16 @@
 //! Writing outcomes: the lightweight transaction that decides an id, then the derived rows of a
-//! final reward. The ordering argument is in the module documentation of [`super`].
+//! final reward and the mission writes decided with it. The ordering argument is in the module
+//! documentation of [`super`] and of [`super::missions`].
 
 use ::scylla::response::query_result::QueryResult;
 use ::scylla::value::{CqlValue, Row};
 
-use super::rows::{to_cql_decimal, OutcomeValues, ReplaceValues, DEAD_LETTER, REWARDED};
+use super::missions::leaves_pending;
+use super::rows::{
+    to_cql_decimal, DecideValues, OutcomeValues, ReplaceValues, DEAD_LETTER, REWARDED,
+};
 use super::{corrupt, ScyllaRewardStore};
-use crate::reward_store::{Result, RewardStoreError, StoredOutcome};
+use crate::reward_store::{Applied, Result, RewardStoreError, StoredOutcome};
 
 /// How often a decision is retried when another writer keeps changing the row in between.
 const LWT_ROUNDS: usize = 4;
@@ -56,7 +60,7 @@ impl ScyllaRewardStore {
     async fn lwt(&self, o: &StoredOutcome, expect: Expect) -> Result<Answer> {
         let result = match expect {
             Expect::Absent => {
-                self.run(&self.st.insert_if_absent, OutcomeValues::of(o))
+                self.run(&self.st.insert_if_absent, DecideValues::of(o))
                     .await?
             }
             Expect::DeadLetter => {
@@ -93,25 +97,66 @@ impl ScyllaRewardStore {
         )))
     }
 
-    /// Stores one id's outcome under the once-only rules; `true` if it was written.
+    /// Stores one id's outcome under the once-only rules: whether it was written, and what the
+    /// payouts it caused did (nothing when it was not written).
     ///
-    /// A final reward's derived rows are written after the decision, by the winner; a writer
-    /// that finds the id already rewarded (a retry after an error, the loser of a race)
-    /// rewrites them from the stored winner's row, so an attempt that decided and then failed
-    /// is completed by its retry. A dead letter has no derived rows and deletes none.
-    pub(super) async fn apply_one(&self, o: &StoredOutcome) -> Result<bool> {
-        if self.decide(o).await? {
+    /// A final reward's derived rows and mission writes are made after the decision, by the
+    /// winner; a writer that finds the id already rewarded (a retry after an error, the loser
+    /// of a race) completes them from the stored winner's row ([`Self::repair`]), so an attempt
+    /// that decided and then failed is completed by its retry. A dead letter has no derived
+    /// rows and deletes none.
+    pub(super) async fn apply_one(&self, o: &StoredOutcome) -> Result<(bool, Applied)> {
+        if !self.decide(o).await? {
+            if let Some(winner) = self.read(o.id(), true).await? {
+                if winner.is_rewarded() {
+                    self.repair(&winner, true).await?;
+                }
+            }
+            return Ok((false, Applied::default()));
+        }
+        let derived = async {
             if o.is_rewarded() {
                 self.write_derived(o).await?;
             }
+            Ok::<_, RewardStoreError>(())
+        };
+        let (_, caused) = tokio::try_join!(derived, self.write_missions(&o.missions))?;
+        if leaves_pending(o) {
+            self.clear_pending(o.id()).await?;
+        }
+        Ok((true, caused))
+    }
+
+    /// Stores a mission payout row (which causes nothing itself) as [`Self::apply_one`] stores
+    /// an outcome; `true` if it was written.
+    pub(super) async fn settle(&self, payout: &StoredOutcome) -> Result<bool> {
+        if self.decide(payout).await? {
+            if payout.is_rewarded() {
+                self.write_derived(payout).await?;
+            }
             return Ok(true);
         }
-        if let Some(winner) = self.read(o.id(), true).await? {
+        if let Some(winner) = self.read(payout.id(), true).await? {
             if winner.is_rewarded() {
                 self.write_derived(&winner).await?;
             }
         }
         Ok(false)
+    }
+
+    /// Completes a final reward, as read back: its derived rows, and the mission writes it
+    /// still has pending (read at SERIAL when `serial`). Rewriting what is already there
+    /// changes nothing.
+    pub(super) async fn repair(&self, winner: &StoredOutcome, serial: bool) -> Result<()> {
+        let (_, pending) = tokio::try_join!(
+            self.write_derived(winner),
+            self.pending(winner.id(), serial)
+        )?;
+        if let Some(writes) = pending {
+            self.write_missions(&writes).await?;
+            self.clear_pending(winner.id()).await?;
+        }
+        Ok(())
     }
 
     /// The idempotent rows a final reward implies: its history row, its card's month, and for

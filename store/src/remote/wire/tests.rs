@@ -1,12 +1,14 @@
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::Utc;
+use chrono::{NaiveDate, Utc};
 use spend_domain::eval::{Outcome, Reward};
 use spend_domain::ledger::Ledger;
 use spend_domain::{MaskedPan, Mcc, ProgramId, TxKind};
+use uuid::Uuid;
 
 use super::*;
+use crate::reward_store::StoredMission;
 
 fn d(s: &str) -> Decimal {
     Decimal::from_str(s).unwrap()
@@ -209,7 +211,11 @@ fn answers_round_trip() {
 fn refusals_name_what_is_wrong() {
     let msg = |r: Result<Vec<StoredOutcome>, WireError>| r.unwrap_err().to_string();
     assert_eq!(msg(decode_apply(b"")), "empty body");
-    assert!(msg(decode_apply(&[2, 0, 0, 0, 0])).contains("version 2"));
+    assert!(msg(decode_apply(&[3, 0, 0, 0, 0])).contains("version 3"));
+    assert!(decode_prefetch(&[2, 0, 0, 0, 0])
+        .unwrap_err()
+        .to_string()
+        .contains("version 2"));
     // A count far beyond what the body holds is refused before anything is allocated.
     assert!(msg(decode_apply(&[1, 0xff, 0xff, 0xff, 0xff])).contains("too short"));
     let mut one = encode_apply(&outcomes()[..1]);
@@ -235,4 +241,127 @@ fn refusals_name_what_is_wrong() {
         .unwrap_err()
         .to_string()
         .contains("flags"));
+}
+
+/// Outcomes with mission writes: a purchase that completes a mission (a state and a reward
+/// payout), one that only moves it, and a dead letter with none.
+fn with_missions() -> Vec<StoredOutcome> {
+    use spend_domain::config::MissionTarget;
+    use spend_domain::mission::{
+        payout_id, MissionEffect, MissionInfo, MissionPayout, MissionState, PayoutKind,
+    };
+    let mission_id = Uuid::from_u128(0xd001);
+    let card = CardId(Uuid::from_u128(2));
+    let effect = |state: MissionState, payout| MissionEffect {
+        card_id: card,
+        mission_id,
+        info: MissionInfo {
+            name: "Dine ☕".into(),
+            target: MissionTarget::AmountSgd(d("100")),
+            reward: d("50.00"),
+            unit: Unit::Points,
+        },
+        state,
+        payout,
+    };
+    let mut state = MissionState::open(NaiveDate::from_ymd_opt(2024, 3, 30).unwrap(), 7);
+    state.progress_amount_sgd = d("110.00");
+    state.progress_count = 3;
+    state.completions = 1;
+    let payout = MissionPayout {
+        id: payout_id(mission_id, card, 1, PayoutKind::Reward),
+        mission_id,
+        kind: PayoutKind::Reward,
+        completion: 1,
+        reward: d("50.00"),
+        unit: Unit::Points,
+        remark: "mission: Dine ☕".into(),
+        config_revision: 42,
+    };
+    let mut batch = outcomes();
+    batch[0] = batch[0]
+        .clone()
+        .with_missions(vec![effect(state.clone(), Some(payout))]);
+    batch[1] = batch[1].clone().with_missions(vec![effect(state, None)]);
+    batch
+}
+
+#[test]
+fn apply_carries_mission_writes_as_version_2() {
+    let batch = with_missions();
+    assert!(batch[0].missions[0]
+        .payout
+        .as_ref()
+        .is_some_and(StoredOutcome::is_payout));
+    let bytes = encode_apply(&batch);
+    assert_eq!(bytes[0], 2);
+    assert_eq!(decode_apply(&bytes).unwrap(), batch);
+    refuses_damage(&bytes, decode_apply);
+    // Without mission writes it is version 1, as earlier builds send and read it.
+    let plain = outcomes();
+    let bytes = encode_apply(&plain);
+    assert_eq!(bytes[0], 1);
+    assert_eq!(decode_apply(&bytes).unwrap(), plain);
+    // A payout row on its own is version 2 as well: an earlier build could not read it.
+    let payout = batch[0].missions[0].payout.clone().unwrap();
+    let bytes = encode_apply(std::slice::from_ref(&payout));
+    assert_eq!(bytes[0], 2);
+    assert_eq!(decode_apply(&bytes).unwrap(), vec![payout]);
+}
+
+#[test]
+fn a_payout_write_must_be_a_rewarded_payout_row() {
+    let mut batch = with_missions();
+    let write = &mut batch[0].missions[0];
+    let mut payout = write.payout.clone().unwrap();
+    payout.payout = None;
+    write.payout = Some(payout);
+    let err = decode_apply(&encode_apply(&batch)).unwrap_err().to_string();
+    assert!(
+        err.contains("mission write 0 of outcome 0: payout is not"),
+        "{err}"
+    );
+    // A bad flag, named.
+    let mut batch = with_missions();
+    batch[0].missions[0].payout = None;
+    let mut bytes = encode_apply(&batch[..1]);
+    let flag = bytes.len() - 1;
+    bytes[flag] = 7;
+    let err = decode_apply(&bytes).unwrap_err().to_string();
+    assert!(err.contains("payout flag 7"), "{err}");
+    // A state that does not decode, named by the codec.
+    let mut bytes = encode_apply(&batch[..1]);
+    let state = find_state(&bytes);
+    bytes[state] = 9;
+    let err = decode_apply(&bytes).unwrap_err().to_string();
+    assert!(err.contains("mission write 0 of outcome 0"), "{err}");
+}
+
+/// Where the first mission state of a one-outcome version-2 body starts.
+fn find_state(bytes: &[u8]) -> usize {
+    let outcome_len = u32::from_be_bytes(bytes[5..9].try_into().unwrap()) as usize;
+    // version, outcome count, outcome length, outcome, write count, state length.
+    1 + 4 + 4 + outcome_len + 4 + 4
+}
+
+#[test]
+fn missions_route_round_trips() {
+    let cards = vec![CardId(Uuid::from_u128(2)), CardId(Uuid::from_u128(3))];
+    let bytes = encode_cards(&cards);
+    assert_eq!(decode_cards(&bytes).unwrap(), cards);
+    refuses_damage(&bytes, decode_cards);
+    assert_eq!(decode_cards(&encode_cards(&[])).unwrap(), vec![]);
+
+    let states: Vec<StoredMission> = with_missions()
+        .into_iter()
+        .flat_map(|o| o.missions)
+        .map(|w| w.mission)
+        .collect();
+    assert_eq!(states.len(), 2);
+    let bytes = encode_missions(&states);
+    assert_eq!(decode_missions(&bytes).unwrap(), states);
+    refuses_damage(&bytes, decode_missions);
+    assert_eq!(decode_missions(&encode_missions(&[])).unwrap(), vec![]);
+    let err = decode_missions(&[1, 0, 0, 0, 9]).unwrap_err().to_string();
+    assert!(err.contains("too short"), "{err}");
 }
