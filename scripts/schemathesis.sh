@@ -9,7 +9,7 @@
 # Builds `spend`, starts `spend dev` on a fresh data directory (which loads the reference
 # configuration on first start: the programs and currencies generated requests may name), then runs
 # `schemathesis run --checks all` over /v1/openapi/{ingestor,informer,campaignex}.json with the
-# fitting token (bank for the ingestor, admin for the others). The few rules a schema cannot state
+# fitting token (bank for the ingestor, admin for the others, a customer's for `/v1/me/...`). The few rules a schema cannot state
 # are applied to generated requests by scripts/lib/schemathesis_hooks.py, which also puts the
 # objects an S3 batch names into `spend dev`'s S3 first; scripts/lib/schemathesis.toml counts 412
 # (a stale ETag) among the answers a valid request may get. Campaignex runs last: it replaces the
@@ -63,6 +63,10 @@ export SCHEMATHESIS_HOOKS=$ROOT/scripts/lib/schemathesis_hooks.py
 export SPEND_SCHEMATHESIS_URL=$url SPEND_SCHEMATHESIS_DATA_DIR=$work/data
 SPEND_SCHEMATHESIS_ADMIN_TOKEN=$(cat "$work/data/admin-token")
 export SPEND_SCHEMATHESIS_ADMIN_TOKEN
+# A cardholder's token for `/v1/me/...` (scripts/lib/schemathesis.toml).
+SPEND_SCHEMATHESIS_CUSTOMER_TOKEN=$("$spend" token --role customer --card 7f3c2a10-0000-4000-8000-000000000001 \
+  --subject schemathesis-cardholder --data-dir "$work/data")
+export SPEND_SCHEMATHESIS_CUSTOMER_TOKEN
 failed=()
 # Schemathesis keeps its example database in `.schemathesis/` of the working directory: the
 # temporary one, so nothing is left in the tree.

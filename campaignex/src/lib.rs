@@ -6,6 +6,10 @@
 //! written to the [`ConfigStore`], and every write is one atomic store operation carrying its
 //! preconditions (`If-Match`, "the program it names exists"), so nothing is ever half-written.
 //!
+//! It also keeps each cardholder's notification settings (`/v1/me/notifications`, role
+//! `customer`) in the same store, beside the configuration and never in it: no configuration
+//! document, snapshot or watch event holds them.
+//!
 //! It must never compute or store rewards, parse transactions, or decide what a campaign means:
 //! the rules are `spend-domain`'s, the storage is `spend-store`'s, and the rewarders pick changes up
 //! by watching the store, never by being called from here.
@@ -13,6 +17,7 @@
 mod etag;
 mod kinds;
 mod metrics;
+mod notifications;
 pub mod openapi;
 mod readiness;
 mod routes;

@@ -14,6 +14,8 @@ use spend_runtime::openapi::{
 };
 use spend_store::config_store::Resource;
 
+mod notifications;
+
 /// The document.
 pub fn document() -> Value {
     let mut paths = Map::new();
@@ -23,6 +25,7 @@ pub fn document() -> Value {
         paths.insert(format!("/v1/{}/{{id}}", resource.as_str()), item);
     }
     paths.insert("/v1/config".into(), config_path());
+    notifications::add_path(&mut paths);
     add_meta_paths(
         &mut paths,
         crate::routes::OPENAPI_PATH,
@@ -36,11 +39,13 @@ pub fn document() -> Value {
             "description": "Configuration API: programs, FX rates, campaigns, exclusions \
                 (REWARDS.md §2) and missions (docs/missions.md). Every object answers with an `ETag`, its store revision; a `PUT` \
                 or `DELETE` with an `If-Match` that is no longer current gets 412. Errors are \
-                `{\"error\", \"details\"}`.",
+                `{\"error\", \"details\"}`. A cardholder reads and sets their own notification \
+                settings at `/v1/me/notifications`.",
         },
         "security": [{"bearer": []}],
         "tags": [
             {"name": "configuration", "description": "Role `admin`."},
+            {"name": "cardholder", "description": "Role `customer`: the caller's own settings."},
             {"name": "meta", "description": "No authentication."},
         ],
         "paths": paths,
@@ -411,6 +416,7 @@ fn schemas() -> Value {
                 "conditions": list_of("Condition"),
                 "valid_from": date(), "valid_until": date()}},
         "Mission": mission_schema(),
+        "NotificationSettings": notifications::schema(),
         "Config": {"type": "object", "additionalProperties": false,
             "description": "Shaped like examples/reference-config.json; every list optional.",
             "properties": config_lists},

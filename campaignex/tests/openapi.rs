@@ -89,6 +89,8 @@ fn documents_exactly_the_route_table() {
     for (m, p) in [
         ("get", "/v1/config"),
         ("put", "/v1/config"),
+        ("get", "/v1/me/notifications"),
+        ("put", "/v1/me/notifications"),
         ("get", "/v1/openapi/campaignex.json"),
         ("get", "/healthz"),
         ("get", "/readyz"),

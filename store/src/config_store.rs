@@ -4,6 +4,11 @@
 //!
 //! Objects are stored as validated JSON (`spend-domain` validates before anything is written);
 //! this layer knows nothing of what a campaign means.
+//!
+//! Beside the configuration, but never in it, the same store keeps small per-customer settings
+//! ([`CustomerSetting`], e.g. notification preferences): one JSON value per customer and kind,
+//! in a key space of their own, so no snapshot, list, watch event or replacement ever holds one,
+//! and writing one moves no configuration revision.
 
 use std::fmt;
 
@@ -47,6 +52,30 @@ impl Resource {
 }
 
 impl fmt::Display for Resource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A kind of per-customer setting kept beside the configuration (see the module documentation).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub enum CustomerSetting {
+    /// How a cardholder wants to be told about rewards (`/v1/me/notifications`).
+    Notifications,
+}
+
+impl CustomerSetting {
+    pub const ALL: [CustomerSetting; 1] = [CustomerSetting::Notifications];
+
+    /// The key segment.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CustomerSetting::Notifications => "notifications",
+        }
+    }
+}
+
+impl fmt::Display for CustomerSetting {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
@@ -154,6 +183,53 @@ pub trait ConfigStore: Send + Sync + 'static {
     /// ends with an error when the connection breaks; use [`crate::watch`] for a watch that
     /// re-establishes itself.
     async fn watch(&self, after_revision: i64) -> Result<BoxStream<'static, Result<Event>>>;
+
+    /// One customer's setting of `kind`, `None` when it was never written. `customer` is any
+    /// non-empty string naming the customer (the caller decides how customers are named).
+    ///
+    /// The etcd and embedded stores keep customer settings; a store that does not (a test
+    /// double) answers [`StoreError::Unavailable`].
+    async fn customer_setting(
+        &self,
+        kind: CustomerSetting,
+        customer: &str,
+    ) -> Result<Option<Value>> {
+        let _ = (kind, customer);
+        Err(no_customer_settings())
+    }
+
+    /// Writes one customer's setting of `kind`, replacing what was there: last write wins.
+    async fn put_customer_setting(
+        &self,
+        kind: CustomerSetting,
+        customer: &str,
+        value: Value,
+    ) -> Result<()> {
+        let _ = (kind, customer, value);
+        Err(no_customer_settings())
+    }
+}
+
+/// A customer name a store accepts: not empty, at most [`MAX_CUSTOMER_BYTES`] bytes.
+pub(crate) fn check_customer(customer: &str) -> Result<()> {
+    if customer.is_empty() {
+        return Err(StoreError::Rejected(
+            "a customer setting needs a customer".into(),
+        ));
+    }
+    if customer.len() > MAX_CUSTOMER_BYTES {
+        return Err(StoreError::Rejected(format!(
+            "a customer is named in at most {MAX_CUSTOMER_BYTES} bytes"
+        )));
+    }
+    Ok(())
+}
+
+/// The longest customer name a store keeps settings for (etcd keys are meant to be small).
+pub const MAX_CUSTOMER_BYTES: usize = 1024;
+
+fn no_customer_settings() -> StoreError {
+    StoreError::Unavailable("this configuration store keeps no customer settings".into())
 }
 
 /// The objects of a validated configuration, as [`ConfigStore::replace_all`] takes them: programs,

@@ -7,7 +7,9 @@
 //! etcd. `watch(after)` replays the log after `after`, then follows writes live through a
 //! broadcast channel it subscribed to *before* reading the log, so nothing falls between the two.
 //! The log keeps the last [`DEFAULT_EVENT_RETENTION`] events; older ones are compacted away.
+//! Customer settings live in a table of their own beside the objects ([`customer_settings`]).
 
+mod customer_settings;
 mod event_log;
 
 use std::collections::HashSet;
@@ -22,8 +24,10 @@ use tokio::sync::broadcast;
 
 use crate::checks::{check_unique, precondition_target};
 use crate::config_store::{
-    Change, ConfigStore, Event, Precondition, Resource, Result, Snapshot, StoreError, Versioned,
+    Change, ConfigStore, CustomerSetting, Event, Precondition, Resource, Result, Snapshot,
+    StoreError, Versioned,
 };
+use customer_settings::CUSTOMER_SETTINGS;
 use event_log::{encode_event, read_log, Tail};
 
 /// `(resource, id)` → `(json, mod_revision)`.
@@ -81,6 +85,7 @@ impl EmbeddedConfigStore {
             txn.open_table(OBJECTS).map_err(storage)?;
             txn.open_table(META).map_err(storage)?;
             txn.open_table(EVENTS).map_err(storage)?;
+            txn.open_table(CUSTOMER_SETTINGS).map_err(storage)?;
         }
         txn.commit().map_err(storage)?;
         let (live, _) = broadcast::channel(LIVE_BUFFER);
@@ -405,5 +410,22 @@ impl ConfigStore for EmbeddedConfigStore {
             done: false,
         };
         Ok(stream::unfold(tail, Tail::next).boxed())
+    }
+
+    async fn customer_setting(
+        &self,
+        kind: CustomerSetting,
+        customer: &str,
+    ) -> Result<Option<Value>> {
+        self.read_customer_setting(kind, customer).await
+    }
+
+    async fn put_customer_setting(
+        &self,
+        kind: CustomerSetting,
+        customer: &str,
+        value: Value,
+    ) -> Result<()> {
+        self.write_customer_setting(kind, customer, &value).await
     }
 }

@@ -8,10 +8,14 @@
 //! [`StoreError::Rejected`]; raise both etcd's flag and [`EtcdOptions::max_txn_ops`] for larger
 //! configurations.
 //!
+//! Customer settings ([`crate::config_store::CustomerSetting`]) are kept beside the configuration,
+//! outside its prefix ([`customer_settings`]).
+//!
 //! Every request carries its own deadline ([`EtcdOptions::request_timeout`]): when etcd is down
 //! the client's channel would otherwise wait for a connection forever, and a write must fail
 //! with [`StoreError::Unavailable`] quickly instead.
 
+mod customer_settings;
 mod watch;
 
 use std::collections::HashSet;
@@ -28,7 +32,8 @@ use serde_json::Value;
 
 use crate::checks::{check_unique, precondition_target};
 use crate::config_store::{
-    ConfigStore, Event, Precondition, Resource, Result, Snapshot, StoreError, Versioned,
+    ConfigStore, CustomerSetting, Event, Precondition, Resource, Result, Snapshot, StoreError,
+    Versioned,
 };
 
 /// How the etcd store talks to etcd.
@@ -454,6 +459,23 @@ impl ConfigStore for EtcdConfigStore {
 
     async fn watch(&self, after_revision: i64) -> Result<BoxStream<'static, Result<Event>>> {
         self.open_watch(after_revision).await
+    }
+
+    async fn customer_setting(
+        &self,
+        kind: CustomerSetting,
+        customer: &str,
+    ) -> Result<Option<Value>> {
+        self.read_customer_setting(kind, customer).await
+    }
+
+    async fn put_customer_setting(
+        &self,
+        kind: CustomerSetting,
+        customer: &str,
+        value: Value,
+    ) -> Result<()> {
+        self.write_customer_setting(kind, customer, &value).await
     }
 }
 

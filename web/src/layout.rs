@@ -16,6 +16,7 @@ pub(crate) enum Nav {
     DryRun,
     Uploads,
     Cards,
+    Notifications,
     None,
 }
 
@@ -47,6 +48,9 @@ pub(crate) fn page(title: &str, session: Option<&Session>, active: Nav, body: Ma
                                 }
                                 @if s.has(Role::Admin) {
                                     (nav_item("/ui/cards", "Cards", active == Nav::Cards))
+                                }
+                                @if s.has(Role::Customer) {
+                                    (nav_item("/ui/notifications", "Notifications", active == Nav::Notifications))
                                 }
                             }
                         }
@@ -94,6 +98,23 @@ pub(crate) fn progress(id: &str, percent: u64) -> Markup {
         div.progress {
             progress id=(id) max="100" value=(percent) aria-label="Progress" { (percent) " %" }
             span.pct data-for=(id) { (percent) " %" }
+        }
+    }
+}
+
+/// A `<progress>` named by the element `labelled_by` and read out as `value_text` (e.g. "80.00
+/// of 100.00 SGD"), with its percentage written beside it.
+pub(crate) fn labelled_progress(
+    id: &str,
+    percent: u64,
+    labelled_by: &str,
+    value_text: &str,
+) -> Markup {
+    html! {
+        div.progress {
+            progress id=(id) max="100" value=(percent) aria-labelledby=(labelled_by)
+                aria-valuetext=(value_text) { (value_text) }
+            span.pct aria-hidden="true" { (percent) " %" }
         }
     }
 }

@@ -1,5 +1,6 @@
-//! `spend-web`: the web dashboard — campaigns and exclusions, dry runs, uploads and batches, card
-//! lookups and the cardholder's own cards — as server-rendered pages under `/` and `/ui/...`.
+//! `spend-web`: the web dashboard — campaigns, exclusions and missions, dry runs, uploads and
+//! batches, card lookups with mission progress, and the cardholder's own cards and notification
+//! settings — as server-rendered pages under `/` and `/ui/...`.
 //!
 //! Every page gets its data from the public HTTP API at a configured base URL, over HTTP, with the
 //! signed-in user's token: the API decides what the user may see and do, and the dashboard has no
@@ -35,7 +36,8 @@ pub struct WebConfig {
     /// Mark the session cookie `Secure` (when the dashboard is reached over HTTPS).
     pub secure_cookie: bool,
     /// In distributed mode, where each service has its own address: the ingestor's base URL
-    /// (`/v1/batches...`), the informer's (`/v1/cards/...`) and campaignex's (configuration);
+    /// (`/v1/batches...`), the informer's (`/v1/cards/...`) and campaignex's (configuration,
+    /// and the cardholder's settings under `/v1/me/`);
     /// `None` sends those paths to `api_url` too.
     pub ingestor_url: Option<String>,
     pub informer_url: Option<String>,
@@ -77,7 +79,9 @@ pub fn router(config: WebConfig) -> Router {
             "/v1/programs",
             "/v1/campaigns",
             "/v1/exclusions",
+            "/v1/missions",
             "/v1/config",
+            "/v1/me/",
         ] {
             by_prefix.push((prefix, url.clone()));
         }
@@ -89,7 +93,7 @@ pub fn router(config: WebConfig) -> Router {
         recent: Arc::new(recent::Recent::default()),
     };
     use pages::campaigns::{CAMPAIGNS, EXCLUSIONS, MISSIONS};
-    use pages::{campaigns, cards, dryrun, home, signin, uploads};
+    use pages::{campaigns, cards, dryrun, home, notifications, signin, uploads};
     Router::new()
         .route("/", get(home::home))
         .route("/ui/signin", get(signin::show).post(signin::submit))
@@ -139,6 +143,10 @@ pub fn router(config: WebConfig) -> Router {
         .route("/ui/batches/{id}", get(uploads::batch))
         .route("/ui/cards", get(cards::lookup))
         .route("/ui/cards/{id}", get(cards::card))
+        .route(
+            "/ui/notifications",
+            get(notifications::show).post(notifications::save),
+        )
         .route("/ui/assets/app.css", get(css))
         .route("/ui/assets/upload.js", get(js))
         .route("/ui/{*rest}", get(pages::not_found))

@@ -6,6 +6,10 @@
 //! `cargo build -p spend` first, or point `SPEND_BIN` at one). Without Chromium the test fails
 //! under CI (`CI=true`) and is skipped, loudly, elsewhere. Screenshots of every page, and the
 //! `chromium --headless --dump-dom` of the overview, go to `target/web-screenshots/`.
+//! Missions on the card pages and the cardholder's notification settings: [`self_care`].
+
+#[path = "browser/self_care.rs"]
+mod self_care;
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
@@ -251,12 +255,29 @@ impl Ui {
         Ok(())
     }
 
+    /// Clicks a button that submits a form the plain way and waits until the browser has
+    /// replaced the page with the answer: until then the old page (with elements that may
+    /// also be on the new one, such as its heading) is still what `find` sees.
+    async fn submit(&self, css: &str) -> Result<()> {
+        let old = self.c.find(Locator::Css("html")).await?;
+        self.click(css).await?;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            match old.tag_name().await {
+                Err(e) if e.to_string().contains("stale element") => break,
+                Err(e) => return Err(e.into()),
+                Ok(_) if Instant::now() > deadline => bail!("{css} did not load a new page"),
+                Ok(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+        self.wait_for("main h1").await?;
+        Ok(())
+    }
+
     async fn sign_in(&self, token: &str) -> Result<()> {
         self.goto("/ui/signin").await?;
         self.fill("#token", token).await?;
-        self.click("form.card button[type=submit]").await?;
-        self.wait_for("main h1").await?;
-        Ok(())
+        self.submit("form.card button[type=submit]").await
     }
 
     async fn source(&self) -> Result<String> {
@@ -414,6 +435,8 @@ async fn scenario(ui: &mut Ui, dev: &Dev, bin: &Path) -> Result<()> {
             .await?
             .context("the campaign links to its page")?;
     let campaign_id = edit.rsplit('/').next().unwrap().to_owned();
+    // Missions for the card the test looks up, in force before its purchases arrive.
+    self_care::create_missions(&api, &dev.url, &admin).await?;
 
     // Upload the example file: the progress bar reaches 100 % and the report has every row.
     ui.goto("/ui/uploads").await?;
@@ -490,6 +513,7 @@ async fn scenario(ui: &mut Ui, dev: &Dev, bin: &Path) -> Result<()> {
     assert!(ui.text("#monthly").await?.contains("2024-05"));
     assert_no_full_pan(&ui.source().await?, "the card page");
     ui.shot("card").await?;
+    self_care::check_card_missions(ui, true, "card-missions").await?;
     ui.c.set_window_size(390, 844).await?;
     ui.shot("card-phone").await?;
     ui.goto("/").await?;
@@ -533,7 +557,8 @@ async fn scenario(ui: &mut Ui, dev: &Dev, bin: &Path) -> Result<()> {
 
     // A customer sees their own card, and a clear 403 for another.
     let out = spend(bin)
-        .args(["token", "--role", "customer", "--card", CARD, "--data-dir"])
+        .args(["token", "--role", "customer", "--card", CARD])
+        .args(["--subject", "cardholder-a2", "--data-dir"])
         .arg(dev.data_dir.path())
         .output()?;
     assert!(out.status.success());
@@ -551,6 +576,8 @@ async fn scenario(ui: &mut Ui, dev: &Dev, bin: &Path) -> Result<()> {
     assert!(ui.text("#rewards").await?.contains("Harrods"));
     assert_no_full_pan(&ui.source().await?, "the customer's card page");
     ui.shot("customer-card").await?;
+    self_care::check_card_missions(ui, false, "customer-card-missions").await?;
+    self_care::notification_settings(ui, &api, &dev.url, &customer).await?;
     ui.goto(&format!("/ui/cards/{OTHER_CARD}")).await?;
     assert_eq!(ui.h1().await?, "403 — not allowed");
     ui.shot("customer-forbidden").await?;

@@ -2,6 +2,7 @@
 //! error becomes an answer.
 
 mod config;
+mod notifications;
 mod objects;
 #[cfg(test)]
 mod tests;
@@ -23,6 +24,9 @@ use crate::{metrics, openapi, CampaignexConfig, CampaignexDeps};
 
 /// Where the OpenAPI document of these routes is served.
 pub(crate) const OPENAPI_PATH: &str = "/v1/openapi/campaignex.json";
+
+/// The calling cardholder's notification settings.
+pub(crate) const NOTIFICATIONS_PATH: &str = "/v1/me/notifications";
 
 #[derive(Clone)]
 pub(crate) struct AppState {
@@ -74,12 +78,21 @@ pub(crate) fn router(config: &CampaignexConfig, deps: CampaignexDeps) -> Router 
     for resource in Resource::ALL {
         admin = admin.merge(object_routes(resource));
     }
-    admin
+    let admin = admin
         .route(
             "/v1/config",
             get(config::get_config).put(config::put_config),
         )
-        .route_layer(require_role(deps.auth, Role::Admin))
+        .route_layer(require_role(deps.auth.clone(), Role::Admin));
+    // "Me" is the cardholder the token names; an admin has no settings of its own here.
+    let customer = Router::new()
+        .route(
+            NOTIFICATIONS_PATH,
+            get(notifications::get).put(notifications::put),
+        )
+        .route_layer(require_role(deps.auth, Role::Customer));
+    admin
+        .merge(customer)
         .layer(DefaultBodyLimit::max(config.body_limit_bytes))
         .with_state(state)
         // The document describes the API, not the configuration: it needs no role.

@@ -9,7 +9,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 use reqwest::Method;
 use serde_json::Value;
 use spend_campaignex::{run, CampaignexConfig, CampaignexDeps};
-use spend_runtime::NoAuth;
+use spend_runtime::{Authenticator, NoAuth};
 use spend_store::config_store::ConfigStore;
 use spend_store::embedded::EmbeddedConfigStore;
 use spend_store::etcd::{EtcdConfigStore, EtcdOptions};
@@ -73,13 +73,19 @@ impl Server {
     }
 
     pub async fn start_with(config: CampaignexConfig, store: Arc<dyn ConfigStore>) -> Self {
+        Self::start_with_auth(config, store, Arc::new(NoAuth::admin())).await
+    }
+
+    /// With a real authenticator (tokens decide the caller and its role).
+    pub async fn start_with_auth(
+        config: CampaignexConfig,
+        store: Arc<dyn ConfigStore>,
+        auth: Arc<dyn Authenticator>,
+    ) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let shutdown = CancellationToken::new();
-        let deps = CampaignexDeps {
-            store,
-            auth: Arc::new(NoAuth::admin()),
-        };
+        let deps = CampaignexDeps { store, auth };
         let task = tokio::spawn(run(config, deps, listener, shutdown.clone()));
         Self {
             base,

@@ -1,7 +1,8 @@
 //! Card lookup (admin) and a cardholder's own card (customer): the rewards history page by page,
-//! the totals per unit overall and per month, and for each reward the campaigns and the
-//! configuration revision that decided it. The API decides who may read which card: a customer
-//! opening a card not in its token gets the API's 403 as a page.
+//! the totals per unit overall and per month, the card's mission progress
+//! ([`mission_progress`]), and for each reward the campaigns and the configuration revision that
+//! decided it (a mission's payout rows name their mission instead). The API decides who may read
+//! which card: a customer opening a card not in its token gets the API's 403 as a page.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -15,8 +16,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::api::seg;
-use crate::layout::{masked_pan, page, progress, respond, Nav, UiResult};
+use crate::layout::{masked_pan, page, respond, Nav, UiResult};
 use crate::pages::campaigns::url_query;
+use crate::pages::mission_progress;
 use crate::session::{Role, Session};
 use crate::AppState;
 
@@ -201,9 +203,11 @@ pub(crate) async fn card(
             } @else { span.mono title=(id) { (id.get(..8).unwrap_or(&id)) "…" } }
         }
     };
-    let missions = missions_section(&state, &card, token).await?;
+    let missions = mission_progress::read(&state, &card, token).await;
+    let mission_names = mission_progress::names(&missions);
     // A cardholder cannot list campaigns: the remark ("Why") names the ones that decided.
     let admin_view = s.has(Role::Admin);
+    let columns = if admin_view { 10 } else { 8 };
     let pan = items.first().map(|r| masked_pan(&text(&r["card_pan"])));
     let next = rewards["next_cursor"].as_str();
     let mut next_query = range.clone();
@@ -225,6 +229,7 @@ pub(crate) async fn card(
                 button.secondary type="submit" { "Filter" }
             }
         }
+        (mission_progress::section(&missions, admin_view))
         @if !monthly.is_empty() {
             section {
                 h2 { "Totals per month" }
@@ -240,7 +245,6 @@ pub(crate) async fn card(
                 }
             }
         }
-        @if let Some(m) = &missions { (m) }
         section {
             h2 { "Rewards history" }
             div.table-wrap {
@@ -253,6 +257,9 @@ pub(crate) async fn card(
                     } }
                     tbody {
                         @for r in items {
+                            @if mission_progress::is_payout(r) {
+                                (mission_progress::payout_row(r, &mission_names, admin_view, columns))
+                            } @else {
                             tr {
                                 td.nowrap { (text(&r["transaction_date"])) }
                                 td { (text(&r["merchant"])) span.muted.small { " MCC " (text(&r["mcc"])) } }
@@ -267,8 +274,9 @@ pub(crate) async fn card(
                                 td.small { (text(&r["remark"])) }
                                 td.num { (text(&r["config_revision"])) }
                             }
+                            }
                         }
-                        @if items.is_empty() { tr { td colspan=(if admin_view { 10 } else { 8 }) { "No rewards for this card in this range." } } }
+                        @if items.is_empty() { tr { td colspan=(columns) { "No rewards for this card in this range." } } }
                     }
                 }
             }
@@ -288,87 +296,10 @@ pub(crate) async fn card(
     ))
 }
 
-/// The card's mission progress (`GET /v1/cards/{id}/missions`, docs/missions.md), one bar per
-/// mission; `None` when the API does not serve that route (404).
-async fn missions_section(state: &AppState, card: &str, token: &str) -> UiResult<Option<Markup>> {
-    let answer = match state
-        .api
-        .get(&format!("/v1/cards/{card}/missions"), token)
-        .await
-    {
-        Ok(a) => a,
-        Err(f) if f.is(StatusCode::NOT_FOUND) => return Ok(None),
-        Err(f) => return Err(f.into()),
-    };
-    let empty = Vec::new();
-    let items = answer.body["items"].as_array().unwrap_or(&empty);
-    Ok(Some(html! {
-        section #card-missions {
-            h2 { "Missions" }
-            @if items.is_empty() { p { "No mission has started for this card." } }
-            @for (i, m) in items.iter().enumerate() {
-                @let (done, goal, unit) = mission_progress(m);
-                div.card.mission {
-                    p.lead { strong { (text(&m["name"])) } " " span class={"tag " (text(&m["status"]))} { (text(&m["status"]).replace('_', " ")) } }
-                    (progress(&format!("mission-{i}"), percent(&done, &goal)))
-                    p.hint {
-                        (done) " of " (goal) " " (unit)
-                        @if !text(&m["window_start"]).is_empty() {
-                            " · window " (text(&m["window_start"])) " – " (text(&m["window_end"]))
-                        }
-                        " · reward " (text(&m["reward"]))
-                    }
-                }
-            }
-        }
-    }))
-}
-
-/// `(progress, target, unit)` of one mission, by the kind of its target.
-fn mission_progress(m: &Value) -> (String, String, &'static str) {
-    match m["target"].get("count") {
-        Some(count) => (text(&m["progress_count"]), text(count), "purchases"),
-        None => (
-            text(&m["progress_amount_sgd"]),
-            text(&m["target"]["amount_sgd"]),
-            "SGD",
-        ),
-    }
-}
-
-/// `done` of `goal` in whole percent, at most 100; 0 when either is not a number.
-fn percent(done: &str, goal: &str) -> u64 {
-    use rust_decimal::prelude::ToPrimitive;
-    use rust_decimal::Decimal;
-    let (Ok(d), Ok(g)) = (done.parse::<Decimal>(), goal.parse::<Decimal>()) else {
-        return 0;
-    };
-    if g <= Decimal::ZERO {
-        return 0;
-    }
-    (d * Decimal::from(100) / g)
-        .floor()
-        .to_u64()
-        .unwrap_or(0)
-        .min(100)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn mission_progress_in_percent() {
-        let m = json!({"target": {"amount_sgd": "100.00"}, "progress_amount_sgd": "80.00", "progress_count": 2});
-        let (d, g, unit) = mission_progress(&m);
-        assert_eq!((percent(&d, &g), unit), (80, "SGD"));
-        let m =
-            json!({"target": {"count": 3}, "progress_amount_sgd": "10.00", "progress_count": 4});
-        let (d, g, unit) = mission_progress(&m);
-        assert_eq!((percent(&d, &g), unit), (100, "purchases"));
-        assert_eq!(percent("x", "3"), 0);
-    }
 
     #[test]
     fn months_have_bounds() {

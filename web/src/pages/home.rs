@@ -1,5 +1,5 @@
 //! `/`: the overview of what the signed-in user may see — campaigns, uploads and rewards for an
-//! operator; their own cards for a cardholder.
+//! operator; their own cards and notification settings for a cardholder.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use crate::api::seg;
 use crate::layout::{notice, page, respond, Nav, UiResult};
+use crate::pages::notifications::{self, Settings};
 use crate::pages::{campaigns, cards, uploads};
 use crate::session::{Role, Session};
 use crate::AppState;
@@ -121,6 +122,25 @@ pub(crate) async fn home(State(state): State<AppState>, s: Session) -> UiResult 
                 h2 { "Your cards" }
                 p.hint { "Open a card to see its transactions, the rewards they earned and why." }
                 (cards_table(&rows, "my-cards-table", "Your sign-in lists no cards."))
+            }
+        });
+        let settings = match state
+            .api
+            .get(notifications::API_PATH, &customer.token)
+            .await
+        {
+            Ok(a) => html! { p #notification-summary { (Settings::from_json(&a.body).summary()) } },
+            Err(f) => {
+                html! { p.muted { "Your notification settings could not be read: " (f.message) "." } }
+            }
+        };
+        body.push(html! {
+            section #my-notifications {
+                div.section-head {
+                    h2 { "Notifications" }
+                    a.button.secondary href="/ui/notifications" aria-label="Change notification settings" { "Change" }
+                }
+                (settings)
             }
         });
     }

@@ -5,7 +5,9 @@ pub(crate) mod cards;
 pub(crate) mod config_form;
 pub(crate) mod dryrun;
 pub(crate) mod home;
+pub(crate) mod mission_progress;
 pub(crate) mod missions;
+pub(crate) mod notifications;
 pub(crate) mod signin;
 pub(crate) mod uploads;
 
