@@ -1,8 +1,8 @@
 //! `spend dev`: every service in one process on one port, on the embedded defaults.
 //!
 //! The Kafka path is the real one — the ingestor's rdkafka producer and the rewarder's consumer
-//! group — against a Kafka-protocol broker embedded in the process ([`broker`]: tansu, its log in
-//! a SQLite file under `--data-dir`). Configuration and rewards live in the embedded stores under
+//! group — against a Kafka-protocol broker embedded in the process ([`broker`]: tansu, its log a
+//! SlateDB tree under `--data-dir`). Configuration and rewards live in the embedded stores under
 //! `--data-dir`. Everything the API acknowledges is on disk before the answer, so a crash loses
 //! nothing: on the next start the rewarder resumes from its committed offsets. On Ctrl-C the HTTP
 //! server stops taking requests, the producer flushes, and the rewarder commits what it wrote.

@@ -50,9 +50,13 @@ fn quiet_broker(directives: &str) -> String {
         "tansu_schema",
         "tansu_auth",
         "tansu_model",
+        "slatedb",
     ] {
         out.push_str(&format!(",{krate}=warn"));
     }
+    // SlateDB-engine notes that say "not implemented" of options spend never sets, once a
+    // start: noise to a newcomer reading `spend dev`'s output.
+    out.push_str(",tansu_storage::slate=error");
     out
 }
 

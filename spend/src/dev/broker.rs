@@ -1,28 +1,29 @@
 //! `spend dev`'s Kafka: the tansu broker (`tansu-broker`), embedded in the process and speaking
-//! the Kafka protocol on a loopback port, with its log in a libSQL (SQLite) file under the data
-//! directory.
+//! the Kafka protocol on a loopback port, with its log under the data directory ([`log`]).
 //!
 //! Why this and not librdkafka's mock cluster: the mock cluster keeps its log in memory (a crash
-//! lost every accepted row not yet rewarded) and only the last 5 MiB of each partition. tansu's
-//! libSQL engine commits every produce request in a SQLite transaction (WAL, `synchronous =
-//! normal`) before it answers, so a row the ingestor acknowledged survives a SIGKILL of the
-//! process, and consumer-group offsets are kept in the same file. Records are never deleted: the
-//! topics are created without a `delete` cleanup policy (what a newcomer's laptop holds is small;
-//! `rm -r <data-dir>/kafka` starts over).
+//! lost every accepted row not yet rewarded) and only the last 5 MiB of each partition. tansu
+//! answers a produce only once its log holds the batch on disk, so a row the ingestor
+//! acknowledged survives a SIGKILL of the process, and consumer-group offsets are kept in the same
+//! log. Records are never deleted: the topics are created without a `delete` cleanup policy (what
+//! a newcomer's laptop holds is small; `rm -r <data-dir>/kafka` starts over).
 //!
 //! The broker runs on a thread of its own with its own runtime, so it outlives every client in
 //! the main runtime and stops after them.
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
-use std::path::{Component, Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
+use rama::Service;
 use spend_runtime::kafka::{admin_client, ensure_topic, KafkaArgs};
-use tansu_broker::broker::Broker;
 use tansu_broker::coordinator::group::administrator::Controller;
-use tansu_storage::StorageContainer;
+use tansu_storage::{BrokerRegistrationRequest, Storage};
 use url::Url;
+
+mod log;
+mod serial;
 
 /// The file (under the data directory) that holds the broker's bootstrap address for outside
 /// clients (`kcat -b $(cat .spend/kafka-bootstrap)`).
@@ -46,10 +47,15 @@ impl EmbeddedKafka {
         let log_dir = data_dir.join("kafka");
         std::fs::create_dir_all(&log_dir)
             .with_context(|| format!("create the broker's directory {}", log_dir.display()))?;
-        let storage = storage_url(&log_dir.join("log.db"))?;
+        let log = log::Log::choose(&log_dir)?;
         let port = choose_port(data_dir, port)?;
-        let address = format!("tcp://127.0.0.1:{port}");
-        let listener = Url::parse(&address).context("the broker's listener address")?;
+        let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port))
+            .with_context(|| format!("listen for Kafka clients on 127.0.0.1:{port}"))?;
+        listener
+            .set_nonblocking(true)
+            .context("make the broker's listener non-blocking")?;
+        let advertised =
+            Url::parse(&format!("tcp://127.0.0.1:{port}")).context("the broker's address")?;
 
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<anyhow::Result<()>>();
         let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -72,40 +78,34 @@ impl EmbeddedKafka {
                     }
                 };
                 runtime.block_on(async move {
-                    let broker =
-                        Broker::<Controller<StorageContainer>, StorageContainer>::builder()
-                            .node_id(tansu_broker::NODE_ID)
-                            .cluster_id(CLUSTER_ID)
-                            .incarnation_id(uuid::Uuid::new_v4())
-                            .advertised_listener(listener.clone())
-                            .storage(storage)
-                            .listener(listener)
-                            .schema_registry(None)
-                            .silent(true)
-                            .build()
-                            .await;
-                    let mut broker = match broker {
-                        Ok(broker) => broker,
+                    let listener = match tokio::net::TcpListener::from_std(listener) {
+                        Ok(listener) => listener,
                         Err(e) => {
-                            let _ =
-                                ready_tx.send(Err(anyhow::anyhow!("open the broker's log: {e:?}")));
+                            let _ = ready_tx.send(Err(anyhow::Error::new(e)
+                                .context("hand the broker's listener to its runtime")));
                             return;
                         }
                     };
-                    let serve = broker.serve(tokio::time::Instant::now());
-                    tokio::pin!(serve);
-                    let _ = ready_tx.send(Ok(()));
-                    tokio::select! {
-                        served = &mut serve => {
-                            if let Err(e) = served {
-                                tracing::error!(error = ?e, "the embedded Kafka broker stopped");
-                            }
+                    let opened = log.open(CLUSTER_ID, advertised).await;
+                    let storage = match opened {
+                        Ok(storage) => storage,
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(e));
+                            return;
                         }
-                        _ = stop_rx => {}
+                    };
+                    match &storage {
+                        log::Opened::Slate { storage, .. } => {
+                            serve(storage.clone(), listener, ready_tx, stop_rx).await
+                        }
+                        log::Opened::Sqlite(storage) => {
+                            serve(storage.clone(), listener, ready_tx, stop_rx).await
+                        }
                     }
+                    storage.close().await;
                 });
-                // Dropping the runtime ends every connection task; SQLite's WAL keeps every
-                // committed produce and offset commit.
+                // Dropping the runtime ends every connection task; the log already holds every
+                // acknowledged produce and offset commit.
                 drop(runtime);
             })
             .context("start the broker thread")?;
@@ -151,6 +151,91 @@ impl Drop for EmbeddedKafka {
     }
 }
 
+/// Registers the broker with its log and answers Kafka clients on `listener` until `stop`: the
+/// accept loop of tansu's `Broker::listen`, with tansu's own service stack per connection, minus
+/// its terminal spinners (a `Broker` built around a storage it did not open cannot be made
+/// silent).
+async fn serve<S: Storage>(
+    storage: S,
+    listener: tokio::net::TcpListener,
+    ready: std::sync::mpsc::Sender<anyhow::Result<()>>,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
+) {
+    let registered = storage
+        .register_broker(BrokerRegistrationRequest {
+            broker_id: tansu_broker::NODE_ID,
+            cluster_id: CLUSTER_ID.to_owned(),
+            incarnation_id: uuid::Uuid::new_v4(),
+            rack: None,
+        })
+        .await;
+    if let Err(e) = registered {
+        let _ = ready.send(Err(anyhow::anyhow!(
+            "register the broker with its log: {e:?}"
+        )));
+        return;
+    }
+    let groups = match Controller::with_storage(storage.clone()) {
+        Ok(groups) => groups,
+        Err(e) => {
+            let _ = ready.send(Err(anyhow::anyhow!("start the group coordinator: {e:?}")));
+            return;
+        }
+    };
+    let _ = ready.send(Ok(()));
+    let mut connections = tokio::task::JoinSet::new();
+    let mut maintenance = tokio::time::interval(Duration::from_secs(600));
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(accepted) => accepted,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "the embedded Kafka broker could not accept a connection");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let service = match tansu_broker::service::services(
+                    CLUSTER_ID,
+                    groups.clone(),
+                    storage.clone(),
+                    None,
+                ) {
+                    Ok(service) => service,
+                    Err(e) => {
+                        tracing::error!(error = ?e, "the embedded Kafka broker could not serve a connection");
+                        continue;
+                    }
+                };
+                connections.spawn(async move {
+                    match service.serve(rama::Context::default(), stream).await {
+                        Err(tansu_broker::Error::Io(ref io))
+                            if matches!(
+                                io.kind(),
+                                std::io::ErrorKind::UnexpectedEof
+                                    | std::io::ErrorKind::BrokenPipe
+                                    | std::io::ErrorKind::ConnectionReset
+                            ) => {}
+                        Err(e) => tracing::debug!(%peer, error = ?e, "a Kafka connection ended"),
+                        Ok(_) => {}
+                    }
+                });
+            }
+            _ = maintenance.tick() => {
+                if let Err(e) = storage.maintain(std::time::SystemTime::now()).await {
+                    tracing::debug!(error = ?e, "the embedded Kafka broker's maintenance");
+                }
+            }
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            _ = &mut stop => break,
+        }
+    }
+    connections.abort_all();
+    while connections.join_next().await.is_some() {}
+}
+
 /// Creates each topic that does not exist yet (`(name, partitions)`). A topic kept from an earlier
 /// run keeps its partitions: the log is the one the records were acknowledged into.
 pub(crate) async fn ensure_topics(kafka: &KafkaArgs, topics: &[(&str, i32)]) -> anyhow::Result<()> {
@@ -169,40 +254,6 @@ pub(crate) async fn ensure_topics(kafka: &KafkaArgs, topics: &[(&str, i32)]) -> 
             .with_context(|| format!("create topic {name}"))?;
     }
     Ok(())
-}
-
-/// The libSQL engine resolves a `sqlite:` URL's path against the working directory (even one
-/// that starts with `/`), so the log file is named relative to it.
-fn storage_url(file: &Path) -> anyhow::Result<Url> {
-    let cwd = std::env::current_dir().context("read the working directory")?;
-    let absolute = if file.is_absolute() {
-        file.to_path_buf()
-    } else {
-        cwd.join(file)
-    };
-    let mut relative = PathBuf::new();
-    for component in cwd.components() {
-        if matches!(component, Component::Normal(_)) {
-            relative.push("..");
-        }
-    }
-    for component in absolute.components() {
-        match component {
-            Component::RootDir | Component::Prefix(_) => {}
-            other => relative.push(other),
-        }
-    }
-    let text = relative
-        .to_str()
-        .context("the data directory's path is not UTF-8")?;
-    if text.contains(['%', '?', '#']) {
-        bail!("the data directory's path may not contain '%', '?' or '#' (the broker names its log file by URL)");
-    }
-    let url = Url::parse(&format!("sqlite:{text}")).context("the broker's storage URL")?;
-    if url.path() != text {
-        bail!("the data directory's path {text:?} cannot be named in the broker's storage URL");
-    }
-    Ok(url)
 }
 
 /// `port` if not 0; else the port the last run wrote to the bootstrap file, if it is free now;
@@ -241,32 +292,92 @@ fn wait_until_serving(bootstrap: &str, timeout: Duration) -> anyhow::Result<()> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+    use rdkafka::{Message, Offset, TopicPartitionList};
+    use spend_runtime::kafka::client_config;
 
-    #[test]
-    fn the_storage_url_names_the_file_from_the_working_directory() {
-        let cwd = std::env::current_dir().unwrap();
-        let url = storage_url(Path::new("/tmp/some dir/kafka/log.db")).unwrap();
-        assert_eq!(url.scheme(), "sqlite");
-        let resolved = cwd.join(url.path());
-        assert_eq!(
-            std::fs::canonicalize(
-                resolved
-                    .parent()
-                    .unwrap()
-                    .parent()
-                    .unwrap()
-                    .parent()
-                    .unwrap()
+    const TOPIC: &str = "kept";
+
+    async fn produce(kafka: &KafkaArgs, payload: &str) {
+        let producer: FutureProducer = client_config(kafka)
+            .set("enable.idempotence", "true")
+            .create()
+            .unwrap();
+        producer
+            .send(
+                FutureRecord::to(TOPIC).key("card").payload(payload),
+                Duration::from_secs(10),
             )
-            .unwrap(),
-            std::fs::canonicalize("/tmp").unwrap()
-        );
-        assert!(url.path().ends_with("tmp/some dir/kafka/log.db"));
+            .await
+            .map_err(|(e, _)| e)
+            .expect("the broker acknowledges the record");
     }
 
-    #[test]
-    fn a_path_the_url_cannot_carry_is_refused_clearly() {
-        let err = storage_url(Path::new("/tmp/50%/log.db")).unwrap_err();
-        assert!(err.to_string().contains("may not contain"), "{err}");
+    /// Every payload of the topic, from the start.
+    fn read_all(kafka: &KafkaArgs) -> Vec<String> {
+        let consumer: BaseConsumer = client_config(kafka)
+            .set("group.id", "broker-test")
+            .set("enable.auto.commit", "false")
+            .create()
+            .unwrap();
+        let mut assignment = TopicPartitionList::new();
+        assignment
+            .add_partition_offset(TOPIC, 0, Offset::Beginning)
+            .unwrap();
+        consumer.assign(&assignment).unwrap();
+        let mut payloads = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while payloads.len() < 2 && Instant::now() < deadline {
+            if let Some(message) = consumer.poll(Duration::from_millis(200)) {
+                let message = message.expect("a record");
+                payloads.push(String::from_utf8_lossy(message.payload().unwrap()).into_owned());
+            }
+        }
+        payloads
+    }
+
+    /// A record acknowledged before a stop is read after the next start.
+    async fn survives_a_restart(data_dir: &Path) {
+        let broker = EmbeddedKafka::start(data_dir, 0).unwrap();
+        let kafka = KafkaArgs::new(broker.bootstrap());
+        ensure_topics(&kafka, &[(TOPIC, 1)]).await.unwrap();
+        produce(&kafka, "before").await;
+        broker.stop();
+
+        let broker = EmbeddedKafka::start(data_dir, 0).unwrap();
+        let kafka = KafkaArgs::new(broker.bootstrap());
+        produce(&kafka, "after").await;
+        let read = tokio::task::spawn_blocking(move || read_all(&kafka))
+            .await
+            .unwrap();
+        assert_eq!(read, ["before", "after"]);
+        broker.stop();
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_new_data_directory_keeps_its_records_in_slatedb() {
+        let dir = tempfile::tempdir().unwrap();
+        survives_a_restart(dir.path()).await;
+        assert!(dir.path().join("kafka/slate").is_dir());
+        assert!(!dir.path().join("kafka/log.db").exists());
+        let bootstrap = std::fs::read_to_string(dir.path().join(BOOTSTRAP_FILE)).unwrap();
+        assert!(bootstrap.starts_with("127.0.0.1:"), "{bootstrap}");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn an_earlier_spends_sqlite_log_is_served_as_it_is() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("kafka")).unwrap();
+        // An empty file is an empty SQLite database: the log of an earlier spend.
+        std::fs::write(dir.path().join("kafka/log.db"), b"").unwrap();
+        survives_a_restart(dir.path()).await;
+        assert!(!dir.path().join("kafka/slate").exists());
+        assert!(
+            std::fs::metadata(dir.path().join("kafka/log.db"))
+                .unwrap()
+                .len()
+                > 0
+        );
     }
 }
