@@ -16,6 +16,13 @@
 //! `spend dev` down by thread kind, which is by stage: `embedded-kafka` is the broker,
 //! `rdk:*` librdkafka's clients, `tokio-runtime-w` the HTTP services and the rewarder's tasks,
 //! `rewarder-poll` the consumer's poll loop, and so on.
+//!
+//! `--missions N` runs the pipeline a second time in the same run, on a fresh store, with N
+//! active missions created through `POST /v1/missions` before the upload (the missions a
+//! programme would run: see [`missions`]), and prints what they cost: the ratio of the two
+//! end-to-end rates, and of `spend eval` with and without them.
+
+mod missions;
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -61,6 +68,9 @@ pub(crate) struct BenchPipelineArgs {
     /// Give up when the outcomes are not all queryable after this many seconds.
     #[arg(long = "timeout-secs", default_value_t = 900)]
     timeout_secs: u64,
+    /// Also run the pipeline with this many active missions (0: only without).
+    #[arg(long, default_value_t = 0)]
+    missions: usize,
 }
 
 pub(crate) fn run(args: BenchPipelineArgs) -> anyhow::Result<()> {
@@ -111,11 +121,52 @@ fn bench(args: &BenchPipelineArgs, dir: &Path) -> anyhow::Result<()> {
     let file_bytes = std::fs::metadata(&csv).map(|m| m.len()).unwrap_or(0);
     let last_of_card = last_id_of_each_card(&csv)?;
 
-    let eval = eval_rate(dir, &csv)?;
+    let eval = eval_rate(dir, &csv, None)?;
+    let base = run_once(args, dir, "store", &csv, &last_of_card, &[])?;
+    let end_to_end = report(args, file_bytes, &last_of_card, &base, &eval);
+    if args.missions == 0 {
+        return Ok(());
+    }
+    let missions = missions::generate(args.missions);
+    let eval_with = eval_rate(dir, &csv, Some(&missions))?;
+    let with = run_once(args, dir, "store-missions", &csv, &last_of_card, &missions)?;
+    println!();
+    println!("with {} active missions:", args.missions);
+    let with_end_to_end = report(args, file_bytes, &last_of_card, &with, &eval_with);
+    println!();
+    println!(
+        "missions cost      end to end {:.0} → {:.0} rows/s: {:.2} of the rate without ({:+.1} %)",
+        end_to_end,
+        with_end_to_end,
+        with_end_to_end / end_to_end,
+        (with_end_to_end / end_to_end - 1.0) * 100.0
+    );
+    println!(
+        "                   spend eval {:.0} → {:.0} rows/s: {:.2} of the rate without",
+        eval.rows_per_sec,
+        eval_with.rows_per_sec,
+        eval_with.rows_per_sec / eval.rows_per_sec
+    );
+    println!(
+        "                   {} mission payouts written",
+        with.mission_payouts
+    );
+    Ok(())
+}
 
+/// One `spend dev` on a fresh store under `dir/name`, `missions` created, the file uploaded and
+/// measured until every outcome is queryable; stopped with SIGINT.
+fn run_once(
+    args: &BenchPipelineArgs,
+    dir: &Path,
+    name: &str,
+    csv: &Path,
+    last_of_card: &[String],
+    missions: &[serde_json::Value],
+) -> anyhow::Result<Measured> {
     let port = free_port()?;
-    let store_dir = dir.join("store");
-    let log_path = dir.join("spend-dev.log");
+    let store_dir = dir.join(name);
+    let log_path = dir.join(format!("{name}.log"));
     let log = File::create(&log_path).context("create the log file")?;
     eprintln!("starting spend dev (log: {})", log_path.display());
     let mut dev = ChildService::spawn(
@@ -133,12 +184,29 @@ fn bench(args: &BenchPipelineArgs, dir: &Path) -> anyhow::Result<()> {
     )?;
 
     let runtime = tokio::runtime::Runtime::new().context("start the async runtime")?;
-    let measured = runtime.block_on(measure(args, &store_dir, &csv, &last_of_card, &mut dev));
+    let measured = runtime.block_on(measure(
+        args,
+        &store_dir,
+        csv,
+        last_of_card,
+        missions,
+        &mut dev,
+    ));
     // SIGINT, as Ctrl-C: spend dev stops the way a user stops it.
     let stopped = dev.stop("INT", Duration::from_secs(120));
     let m = measured?;
     stopped?;
+    Ok(m)
+}
 
+/// Prints one run's figures; answers its end-to-end rate.
+fn report(
+    args: &BenchPipelineArgs,
+    file_bytes: u64,
+    last_of_card: &[String],
+    m: &Measured,
+    eval: &EvalRate,
+) -> f64 {
     let secs = |d: Duration| d.as_secs_f64();
     let total = secs(m.queryable);
     println!("pipeline benchmark: {} rows through spend dev", m.accepted);
@@ -200,7 +268,7 @@ fn bench(args: &BenchPipelineArgs, dir: &Path) -> anyhow::Result<()> {
     if let Some(n) = m.verified {
         println!("  verified          every one of {n} ids answered 200 (untimed)");
     }
-    Ok(())
+    end_to_end
 }
 
 struct Measured {
@@ -214,6 +282,7 @@ struct Measured {
     load_before: String,
     load_after: String,
     verified: Option<usize>,
+    mission_payouts: u64,
 }
 
 async fn measure(
@@ -221,6 +290,7 @@ async fn measure(
     store_dir: &Path,
     csv: &Path,
     last_of_card: &[String],
+    missions: &[serde_json::Value],
     dev: &mut ChildService,
 ) -> anyhow::Result<Measured> {
     dev.wait_ready(Duration::from_secs(120)).await?;
@@ -229,6 +299,9 @@ async fn measure(
     let client = reqwest::Client::new();
     let bank = read_token(&store_dir.join("bank-token"))?;
     let admin = read_token(&store_dir.join("admin-token"))?;
+    if !missions.is_empty() {
+        missions::create(&client, url, &admin, missions).await?;
+    }
     let load_before = load_average();
 
     let start = Instant::now();
@@ -283,6 +356,7 @@ async fn measure(
         .context("read the peak memory of spend dev")?;
     let cpu = dev.cpu_time().context("read the CPU time of spend dev")?;
     let cpu_by_thread = dev.cpu_by_thread();
+    let mission_payouts = metric(&client, url, "spend_rewarder_mission_payouts_total").await?;
 
     let verified = if args.verify_all {
         eprintln!("looking up every id");
@@ -304,6 +378,7 @@ async fn measure(
         load_before,
         load_after,
         verified,
+        mission_payouts,
     })
 }
 
@@ -313,11 +388,23 @@ struct EvalRate {
     peak_rss: u64,
 }
 
-/// `spend eval` over `csv` with the reference configuration (what `spend dev` loads), as a child
-/// process whose output is discarded: the engine's own speed on this file, on this machine, now.
-fn eval_rate(dir: &Path, csv: &Path) -> anyhow::Result<EvalRate> {
+/// `spend eval` over `csv` with the reference configuration (what `spend dev` loads) and
+/// `missions`, as a child process whose output is discarded: the engine's own speed on this
+/// file, on this machine, now.
+fn eval_rate(
+    dir: &Path,
+    csv: &Path,
+    missions: Option<&[serde_json::Value]>,
+) -> anyhow::Result<EvalRate> {
     let config = dir.join("reference-config.json");
     std::fs::write(&config, crate::dev::REFERENCE_CONFIG).context("write the configuration")?;
+    let mut configs = vec![config];
+    if let Some(missions) = missions {
+        let path = dir.join("missions.json");
+        let doc = serde_json::json!({ "missions": missions });
+        std::fs::write(&path, doc.to_string()).context("write the missions")?;
+        configs.push(path);
+    }
     eprintln!("timing spend eval over the same file");
     let rows = std::fs::read(csv)
         .context("read the CSV file")?
@@ -328,8 +415,11 @@ fn eval_rate(dir: &Path, csv: &Path) -> anyhow::Result<EvalRate> {
     let start = Instant::now();
     let mut child = Command::new(std::env::current_exe().context("find the spend executable")?)
         .arg("eval")
-        .arg("--config")
-        .arg(&config)
+        .args(
+            configs
+                .iter()
+                .flat_map(|c| [Path::new("--config"), c.as_path()]),
+        )
         .stdin(File::open(csv).context("open the CSV file")?)
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
@@ -416,6 +506,11 @@ async fn lookup_all(
 
 /// The sum of `spend_rewarder_records_total` over its outcomes.
 async fn records_written(client: &reqwest::Client, url: &str) -> anyhow::Result<u64> {
+    metric(client, url, "spend_rewarder_records_total").await
+}
+
+/// The sum of every series of the counter or gauge `name` on `/metrics` (0 when absent).
+pub(super) async fn metric(client: &reqwest::Client, url: &str, name: &str) -> anyhow::Result<u64> {
     let text = client
         .get(format!("{url}/metrics"))
         .send()
@@ -426,7 +521,10 @@ async fn records_written(client: &reqwest::Client, url: &str) -> anyhow::Result<
         .context("read /metrics")?;
     Ok(text
         .lines()
-        .filter(|l| l.starts_with("spend_rewarder_records_total{"))
+        .filter(|l| {
+            l.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+        })
         .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
         .sum())
 }
