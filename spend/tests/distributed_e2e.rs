@@ -155,12 +155,20 @@ impl Deployment {
 }
 
 impl Running {
-    /// SIGTERM to each, clients before the store they use; each must exit cleanly.
-    fn stop(self) {
+    /// SIGTERM to each, clients before the store they use; each must exit cleanly. The rewarders
+    /// stop as a rolling update does: the second takes over every partition the first gave back
+    /// before it stops too.
+    ///
+    /// Waiting for the hand-over is also what keeps the test broker's group usable: tansu 0.6.0
+    /// keeps a group's leader when the leader leaves while the group is re-forming, and then no
+    /// member that joins later is ever made leader, so nobody is ever assigned a partition.
+    async fn stop(self, client: &reqwest::Client) {
         self.ingestor.stop("TERM");
-        for r in self.rewarders {
-            r.stop("TERM");
-        }
+        let mut rewarders = self.rewarders.into_iter();
+        let (first, second) = (rewarders.next().unwrap(), rewarders.next().unwrap());
+        first.stop("TERM");
+        wait_for_partitions(client, &second.url, 4).await;
+        second.stop("TERM");
         self.informer.stop("TERM");
         self.campaignex.stop("TERM");
         self.store.stop("TERM");
@@ -260,10 +268,10 @@ async fn distributed_services_reward_the_examples_and_keep_them_across_a_restart
     assert_eq!(r.status(), reqwest::StatusCode::FORBIDDEN);
 
     // Every process stops cleanly on SIGTERM; everything starts again on the same data.
-    running.stop();
+    running.stop(&client).await;
     let running = deployment.start(&client).await;
     check_outcomes(&client, &running.informer.url, &admin).await;
-    running.stop();
+    running.stop(&client).await;
 
     assert_no_pan_in_dir(&deployment.store_dir);
     for entry in std::fs::read_dir(&logs).unwrap() {
@@ -271,6 +279,22 @@ async fn distributed_services_reward_the_examples_and_keep_them_across_a_restart
         let log = std::fs::read(&path).unwrap();
         assert!(!log.is_empty(), "{} is empty", path.display());
         assert_no_pan(&path.display().to_string(), &log);
+    }
+}
+
+/// Waits until the rewarder at `url` owns `count` partitions (`spend_rewarder_assigned_partitions`).
+async fn wait_for_partitions(client: &reqwest::Client, url: &str, count: i64) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let owned = metric_sum(client, url, "spend_rewarder_assigned_partitions").await;
+        if owned == Some(count) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{url} owns {owned:?} partitions, not all {count}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
