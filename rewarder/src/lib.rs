@@ -42,6 +42,7 @@ pub mod consumer;
 mod dlq;
 mod error;
 mod metrics;
+mod mission_cache;
 mod offsets;
 mod readiness;
 pub mod replay;

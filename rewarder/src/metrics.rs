@@ -11,6 +11,7 @@
 //! | `spend_rewarder_retries_total{stage}` | counter | backend failures retried, by `prefetch`, `apply`, `dead_letter` |
 //! | `spend_rewarder_commit_failures_total` | counter | offset commits the broker refused (retried with the next commit) |
 //! | `spend_rewarder_mission_payouts_total` | counter | mission rewards and clawbacks written (docs/missions.md) |
+//! | `spend_rewarder_mission_cards_read_total` | counter | cards whose mission states were read from the store, not held ([`crate::mission_cache`]) |
 //! | `spend_rewarder_revoked_records_total` | counter | records dropped unprocessed because their partition was revoked (its new owner reads them) |
 //!
 //! **Consumer lag** here is what this process can know for certain: for each partition it owns,
@@ -50,6 +51,7 @@ pub(crate) struct Metrics {
     pub(crate) commit_failures: Counter,
     pub(crate) revoked_records: Counter,
     pub(crate) mission_payouts: Counter,
+    pub(crate) mission_cards_read: Counter,
 }
 
 pub(crate) fn metrics() -> &'static Metrics {
@@ -144,6 +146,11 @@ pub(crate) fn metrics() -> &'static Metrics {
             mission_payouts: r.counter(
                 "spend_rewarder_mission_payouts_total",
                 "Mission rewards and clawbacks written.",
+                &[],
+            ),
+            mission_cards_read: r.counter(
+                "spend_rewarder_mission_cards_read_total",
+                "Cards whose mission states were read from the reward store (the others were held).",
                 &[],
             ),
         }

@@ -72,6 +72,8 @@ impl Part {
 struct Book {
     parts: BTreeMap<i32, Part>,
     next_epoch: u64,
+    /// Moves whenever a partition is assigned or revoked.
+    generation: u64,
     /// When the broker last refused a commit.
     refused_at: Option<Instant>,
 }
@@ -111,6 +113,7 @@ impl OffsetBook {
                 continue;
             }
             book.next_epoch += 1;
+            book.generation += 1;
             let epoch = book.next_epoch;
             book.parts.insert(p, Part::new(epoch));
         }
@@ -151,6 +154,7 @@ impl OffsetBook {
         let mut to_commit = Vec::new();
         for p in partitions {
             if let Some(part) = book.parts.remove(p) {
+                book.generation += 1;
                 if let Some(w) = part.written {
                     if part.committed != Some(w) {
                         to_commit.push((*p, w));
@@ -159,6 +163,11 @@ impl OffsetBook {
             }
         }
         to_commit
+    }
+
+    /// A number that changes whenever the partitions this process owns change (and only then).
+    pub(crate) fn generation(&self) -> u64 {
+        self.lock().generation
     }
 
     /// Every partition this process owns.

@@ -18,6 +18,7 @@ use crate::backoff::Backoff;
 use crate::batch::{decode, evaluate, Evaluated};
 use crate::error::{Result, RewarderError};
 use crate::metrics::metrics;
+use crate::mission_cache::MissionCache;
 use crate::offsets::{Claim, OffsetBook, Polled};
 use crate::rules::LiveRules;
 use crate::{Stage, Stats};
@@ -44,6 +45,7 @@ impl Worker {
     pub(crate) async fn run(mut self) -> Result<()> {
         let mut leftover: Vec<Polled> = Vec::new();
         let mut previous: Option<Overlay> = None;
+        let mut missions = MissionCache::default();
         let mut seq = 0u64;
         while let Some(batch) = self.next_batch(&mut leftover).await {
             let started = Instant::now();
@@ -68,8 +70,10 @@ impl Worker {
             // The rules first: whether they have missions decides what must be read.
             let rules = self.rules.load();
             let with_missions = rules.has_missions();
+            missions.validate(self.book.generation());
+            let cache = with_missions.then_some(&mut missions);
             let Some(prefetched) = self
-                .prefetch(&decoded.transactions, with_missions, &claim)
+                .prefetch(&decoded.transactions, cache, previous.as_ref(), &claim)
                 .await?
             else {
                 break;
@@ -78,6 +82,9 @@ impl Worker {
             let revision = rules.revision();
             let (outcomes, dead_letters, counts, overlay) =
                 evaluate(&rules, decoded, &prefetched, previous.as_ref(), Utc::now());
+            if with_missions {
+                missions.record(&overlay);
+            }
             previous = Some(overlay);
             self.stats.time(Stage::Evaluate, t);
             let evaluated = Evaluated {
@@ -144,18 +151,20 @@ impl Worker {
             .is_ok()
     }
 
-    /// What the store knows about the batch (with its cards' mission states when the rules
-    /// have missions), retried while the store is down. `None` when the shutdown grace ran out
-    /// first (the batch is abandoned: its offsets stay).
+    /// What the store knows about the batch (with its cards' mission states, through `missions`,
+    /// when the rules have missions), retried while the store is down. `None` when the shutdown
+    /// grace ran out first (the batch is abandoned: its offsets stay).
     async fn prefetch(
         &mut self,
         transactions: &[spend_domain::Transaction],
-        with_missions: bool,
+        mut missions: Option<&mut MissionCache>,
+        previous: Option<&Overlay>,
         claim: &Claim,
     ) -> Result<Option<PrefetchedLedger>> {
         self.backoff.reset();
         loop {
-            match read_batch(&*self.store, transactions, with_missions).await {
+            let cache = missions.as_deref_mut();
+            match read_batch(&*self.store, transactions, cache, previous).await {
                 Ok(prefetched) => return Ok(Some(prefetched)),
                 Err(RewardStoreError::Corrupt(detail)) => {
                     self.book.abandon(claim);
@@ -178,20 +187,30 @@ impl Worker {
     }
 }
 
-/// The store's facts about `transactions`, and their cards' mission states if `with_missions`.
+/// The store's facts about `transactions`, and, given `missions`, their cards' mission states:
+/// those held there, and the others read from the store (under what `previous` decided).
 async fn read_batch(
     store: &dyn spend_store::reward_store::RewardStore,
     transactions: &[spend_domain::Transaction],
-    with_missions: bool,
+    missions: Option<&mut MissionCache>,
+    previous: Option<&Overlay>,
 ) -> std::result::Result<PrefetchedLedger, RewardStoreError> {
     let mut ledger = store.prefetch(transactions).await?;
-    if with_missions && !transactions.is_empty() {
+    if let Some(cache) = missions {
         let mut cards: Vec<spend_domain::CardId> = transactions.iter().map(|t| t.card_id).collect();
         cards.sort_unstable();
         cards.dedup();
-        for m in store.missions(&cards).await? {
-            ledger.insert_mission(m.card_id, m.mission_id, m.state);
+        let missing = cache.missing(&cards);
+        if !missing.is_empty() {
+            let read = store.missions(&missing).await?;
+            metrics().mission_cards_read.add(missing.len() as u64);
+            let read = read
+                .into_iter()
+                .map(|m| (m.card_id, m.mission_id, m.state))
+                .collect();
+            cache.load(&missing, read, previous);
         }
+        cache.fill(&cards, &mut ledger);
     }
     Ok(ledger)
 }

@@ -148,8 +148,8 @@ fn bench(args: &BenchPipelineArgs, dir: &Path) -> anyhow::Result<()> {
         eval_with.rows_per_sec / eval.rows_per_sec
     );
     println!(
-        "                   {} mission payouts written",
-        with.mission_payouts
+        "                   {} mission payouts written; {} cards' states read from the store",
+        with.mission_payouts, with.mission_cards_read
     );
     Ok(())
 }
@@ -283,6 +283,7 @@ struct Measured {
     load_after: String,
     verified: Option<usize>,
     mission_payouts: u64,
+    mission_cards_read: u64,
 }
 
 async fn measure(
@@ -357,6 +358,8 @@ async fn measure(
     let cpu = dev.cpu_time().context("read the CPU time of spend dev")?;
     let cpu_by_thread = dev.cpu_by_thread();
     let mission_payouts = metric(&client, url, "spend_rewarder_mission_payouts_total").await?;
+    let mission_cards_read =
+        metric(&client, url, "spend_rewarder_mission_cards_read_total").await?;
 
     let verified = if args.verify_all {
         eprintln!("looking up every id");
@@ -379,6 +382,7 @@ async fn measure(
         load_after,
         verified,
         mission_payouts,
+        mission_cards_read,
     })
 }
 

@@ -94,6 +94,11 @@ enum Entry {
 }
 
 impl Overlay {
+    /// The mission states the batch moved, as it left them, by card and mission.
+    pub fn mission_states(&self) -> impl Iterator<Item = (&(CardId, Uuid), &MissionState)> {
+        self.missions.iter()
+    }
+
     /// `Some(answer)` when this layer knows the id.
     fn prior(&self, id: RecordId) -> Option<Option<Prior>> {
         self.entries.get(&id).map(|e| match e {
