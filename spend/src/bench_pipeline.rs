@@ -22,20 +22,25 @@
 //! programme would run: see [`missions`]), and prints what they cost: the ratio of the two
 //! end-to-end rates, and of `spend eval` with and without them.
 
+mod eval_rate;
+mod ids;
 mod missions;
+mod queries;
+mod report;
 
-use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufReader, BufWriter};
+use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context};
-use futures::StreamExt;
 use indicatif::ProgressBar;
-use spend_domain::csv::CsvReader;
 
+use self::eval_rate::eval_rate;
+use self::ids::{all_ids, last_id_of_each_card};
+use self::queries::{lookup_all, metric, records_written};
+use self::report::report;
 use crate::child::{free_port, ChildService};
 use crate::gen::{self, GenArgs};
 use crate::ingest_cmds::upload_file;
@@ -199,78 +204,6 @@ fn run_once(
     Ok(m)
 }
 
-/// Prints one run's figures; answers its end-to-end rate.
-fn report(
-    args: &BenchPipelineArgs,
-    file_bytes: u64,
-    last_of_card: &[String],
-    m: &Measured,
-    eval: &EvalRate,
-) -> f64 {
-    let secs = |d: Duration| d.as_secs_f64();
-    let total = secs(m.queryable);
-    println!("pipeline benchmark: {} rows through spend dev", m.accepted);
-    println!(
-        "  file              {} rows, {:.1} MB, {} cards, seed {}, {} partitions",
-        args.rows,
-        file_bytes as f64 / 1e6,
-        last_of_card.len(),
-        args.seed,
-        args.partitions
-    );
-    println!(
-        "  upload            {:.2} s  ({:.0} rows/s; every accepted row durably on the broker)",
-        secs(m.uploaded),
-        m.accepted as f64 / secs(m.uploaded)
-    );
-    println!(
-        "  all written       {:.2} s  (spend_rewarder_records_total reached {})",
-        secs(m.written),
-        m.accepted
-    );
-    println!(
-        "  all queryable     {:.2} s  (last id of each of {} cards answered 200)",
-        total,
-        last_of_card.len()
-    );
-    let end_to_end = m.accepted as f64 / total;
-    println!("  end to end        {end_to_end:.0} rows/s");
-    println!(
-        "  spend eval        {:.0} rows/s on the same file ({:.2} s, peak RSS {} MB)",
-        eval.rows_per_sec,
-        eval.elapsed.as_secs_f64(),
-        eval.peak_rss / (1 << 20)
-    );
-    println!(
-        "  ratio             {:.2} of spend eval",
-        end_to_end / eval.rows_per_sec
-    );
-    println!(
-        "  spend dev         peak RSS {} MB, CPU {:.1} s",
-        m.peak_rss / (1 << 20),
-        m.cpu.as_secs_f64()
-    );
-    println!(
-        "  load average      {} before, {} after",
-        m.load_before, m.load_after
-    );
-    println!("  CPU by thread kind (µs per row):");
-    for (kind, cpu) in &m.cpu_by_thread {
-        if cpu.is_zero() {
-            continue;
-        }
-        println!(
-            "    {kind:<18} {:>7.2} s  {:>6.1}",
-            cpu.as_secs_f64(),
-            cpu.as_secs_f64() * 1e6 / m.accepted.max(1) as f64
-        );
-    }
-    if let Some(n) = m.verified {
-        println!("  verified          every one of {n} ids answered 200 (untimed)");
-    }
-    end_to_end
-}
-
 struct Measured {
     accepted: u64,
     uploaded: Duration,
@@ -390,147 +323,6 @@ struct EvalRate {
     rows_per_sec: f64,
     elapsed: Duration,
     peak_rss: u64,
-}
-
-/// `spend eval` over `csv` with the reference configuration (what `spend dev` loads) and
-/// `missions`, as a child process whose output is discarded: the engine's own speed on this
-/// file, on this machine, now.
-fn eval_rate(
-    dir: &Path,
-    csv: &Path,
-    missions: Option<&[serde_json::Value]>,
-) -> anyhow::Result<EvalRate> {
-    let config = dir.join("reference-config.json");
-    std::fs::write(&config, crate::dev::REFERENCE_CONFIG).context("write the configuration")?;
-    let mut configs = vec![config];
-    if let Some(missions) = missions {
-        let path = dir.join("missions.json");
-        let doc = serde_json::json!({ "missions": missions });
-        std::fs::write(&path, doc.to_string()).context("write the missions")?;
-        configs.push(path);
-    }
-    eprintln!("timing spend eval over the same file");
-    let rows = std::fs::read(csv)
-        .context("read the CSV file")?
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        .saturating_sub(1);
-    let start = Instant::now();
-    let mut child = Command::new(std::env::current_exe().context("find the spend executable")?)
-        .arg("eval")
-        .args(
-            configs
-                .iter()
-                .flat_map(|c| [Path::new("--config"), c.as_path()]),
-        )
-        .stdin(File::open(csv).context("open the CSV file")?)
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .context("start spend eval")?;
-    let mut peak_rss = 0;
-    let status = loop {
-        if let Some(status) = child.try_wait().context("wait for spend eval")? {
-            break status;
-        }
-        peak_rss = peak_rss.max(crate::child::peak_rss(child.id()).unwrap_or(0));
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let elapsed = start.elapsed();
-    ensure!(status.success(), "spend eval failed: {status}");
-    Ok(EvalRate {
-        rows_per_sec: rows as f64 / elapsed.as_secs_f64(),
-        elapsed,
-        peak_rss,
-    })
-}
-
-/// The last id of every card, in file order (one per card).
-fn last_id_of_each_card(csv: &Path) -> anyhow::Result<Vec<String>> {
-    let mut last: HashMap<String, String> = HashMap::new();
-    for_each_row(csv, |card, id| {
-        last.insert(card, id);
-    })?;
-    Ok(last.into_values().collect())
-}
-
-fn all_ids(csv: &Path) -> anyhow::Result<Vec<String>> {
-    let mut ids = Vec::new();
-    for_each_row(csv, |_, id| ids.push(id))?;
-    ids.sort_unstable();
-    ids.dedup();
-    Ok(ids)
-}
-
-fn for_each_row(csv: &Path, mut f: impl FnMut(String, String)) -> anyhow::Result<()> {
-    let file = File::open(csv).context("open the CSV file")?;
-    for row in CsvReader::new(BufReader::new(file)) {
-        let row = row.map_err(|e| anyhow::anyhow!("the generated file: {e}"))?;
-        let raw = row
-            .raw
-            .map_err(|_| anyhow::anyhow!("the generated file: line {} is malformed", row.line))?;
-        f(raw.card_id, raw.id);
-    }
-    Ok(())
-}
-
-/// Looks every id up (32 at a time); answers how many were not found.
-async fn lookup_all(
-    client: &reqwest::Client,
-    url: &str,
-    token: &str,
-    ids: &[String],
-) -> anyhow::Result<usize> {
-    let results: Vec<anyhow::Result<bool>> = futures::stream::iter(ids)
-        .map(|id| async move {
-            let response = client
-                .get(format!("{url}/v1/transactions/{id}"))
-                .bearer_auth(token)
-                .send()
-                .await
-                .context("look an id up")?;
-            match response.status().as_u16() {
-                200 => Ok(true),
-                404 => Ok(false),
-                s => bail!("GET /v1/transactions/{id} answered {s}"),
-            }
-        })
-        .buffer_unordered(32)
-        .collect()
-        .await;
-    let mut missing = 0;
-    for r in results {
-        if !r? {
-            missing += 1;
-        }
-    }
-    Ok(missing)
-}
-
-/// The sum of `spend_rewarder_records_total` over its outcomes.
-async fn records_written(client: &reqwest::Client, url: &str) -> anyhow::Result<u64> {
-    metric(client, url, "spend_rewarder_records_total").await
-}
-
-/// The sum of every series of the counter or gauge `name` on `/metrics` (0 when absent).
-pub(super) async fn metric(client: &reqwest::Client, url: &str, name: &str) -> anyhow::Result<u64> {
-    let text = client
-        .get(format!("{url}/metrics"))
-        .send()
-        .await
-        .context("read /metrics")?
-        .text()
-        .await
-        .context("read /metrics")?;
-    Ok(text
-        .lines()
-        .filter(|l| {
-            l.strip_prefix(name)
-                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
-        })
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
-        .sum())
 }
 
 fn read_token(path: &Path) -> anyhow::Result<String> {
