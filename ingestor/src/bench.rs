@@ -19,7 +19,7 @@ use spend_domain::transaction::parse_transaction;
 use spend_schemas::{codec, TransactionRecord};
 
 use rdkafka::admin::AdminOptions;
-use spend_runtime::kafka::{admin_client, log_to_tracing};
+use spend_kafka::{admin_client, log_to_tracing};
 
 use crate::kafka::{producer_config, KafkaSettings};
 

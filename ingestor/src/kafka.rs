@@ -13,7 +13,7 @@ use rdkafka::client::ClientContext;
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
-use spend_runtime::kafka::{
+use spend_kafka::{
     admin_client, client_config, ensure_topic_replicated, log_to_tracing, KafkaArgs,
 };
 

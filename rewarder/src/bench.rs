@@ -20,9 +20,7 @@ use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, T
 use rdkafka::{Offset, TopicPartitionList};
 use spend_domain::csv::CsvReader;
 use spend_domain::transaction::parse_transaction;
-use spend_runtime::kafka::{
-    client_config, consumer_config, log_to_tracing, KafkaArgs, TracingContext,
-};
+use spend_kafka::{client_config, consumer_config, log_to_tracing, KafkaArgs, TracingContext};
 use spend_schemas::{codec, TransactionRecord};
 
 use crate::{consumer_client_config, RewarderConfig};

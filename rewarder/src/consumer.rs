@@ -26,7 +26,7 @@ use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Reb
 use rdkafka::error::{KafkaError, KafkaResult};
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
-use spend_runtime::kafka::{consumer_config, log_to_tracing};
+use spend_kafka::{consumer_config, log_to_tracing};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 

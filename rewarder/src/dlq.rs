@@ -5,7 +5,7 @@ use futures::future::join_all;
 use rdkafka::config::ClientConfig;
 use rdkafka::error::KafkaError;
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use spend_runtime::kafka::{client_config, TracingContext};
+use spend_kafka::{client_config, TracingContext};
 
 use crate::batch::DeadLetterMessage;
 use crate::RewarderConfig;

@@ -54,7 +54,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use spend_runtime::kafka::{admin_client, ensure_topic, KafkaArgs};
+use spend_kafka::{admin_client, ensure_topic, KafkaArgs};
 use spend_store::config_store::ConfigStore;
 use spend_store::reward_store::RewardStore;
 use spend_store::watch::WatchConfigOptions;

@@ -28,7 +28,7 @@ use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
 use spend_domain::eval::DeadLetterReason;
-use spend_runtime::kafka::{consumer_config, TracingContext};
+use spend_kafka::{consumer_config, TracingContext};
 use spend_schemas::codec;
 
 use crate::dlq::producer_config;

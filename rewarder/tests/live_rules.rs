@@ -118,7 +118,7 @@ async fn a_campaign_added_mid_stream_applies_from_the_revision_the_rewarder_saw(
 
 /// Publishes `csv`'s rows and waits until each has an outcome; returns them in order.
 async fn round(
-    kafka: &spend_runtime::kafka::KafkaArgs,
+    kafka: &spend_kafka::KafkaArgs,
     names: &Names,
     rewards: &EmbeddedRewardStore,
     csv: &str,

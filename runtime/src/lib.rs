@@ -3,9 +3,9 @@
 //! Owns `/healthz`, `/readyz` and `/metrics` ([`health`]), the metrics registry ([`metrics`]), the
 //! API's JSON error shape and its 404/405 fallbacks ([`error`]), the JSON body extractor that answers
 //! in that shape ([`json`]), the auth hook every route goes through ([`auth`]) with its JWT
-//! implementation, token minting and the dev secret ([`jwt`]), the Kafka client setup and topic
-//! creation every Kafka user shares ([`kafka`]), serving a service with all of that ([`serve`]), and waiting for a shutdown signal
-//! ([`shutdown`]).
+//! implementation, token minting and the dev secret ([`jwt`]), serving a service with all of that
+//! ([`serve`]), and waiting for a shutdown signal ([`shutdown`]). Kafka is not here: it is
+//! `spend-kafka`'s, so the services that never speak Kafka do not link librdkafka.
 //!
 //! It must never hold service logic: nothing here knows what a transaction, a campaign or a reward
 //! is, and no service type or route lives here.
@@ -15,7 +15,6 @@ pub mod error;
 pub mod health;
 pub mod json;
 pub mod jwt;
-pub mod kafka;
 pub mod metrics;
 pub mod openapi;
 pub mod serve;

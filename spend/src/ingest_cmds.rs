@@ -13,7 +13,7 @@ mod upload;
 use std::time::Duration;
 
 use spend_ingestor::{KafkaSettings, TopicSpec};
-use spend_runtime::kafka::KafkaArgs;
+use spend_kafka::KafkaArgs;
 
 pub(crate) use bench::{bench_ingest, BenchIngestArgs};
 pub(crate) use ingestor::{ingestor, IngestorArgs};

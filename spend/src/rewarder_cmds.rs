@@ -12,9 +12,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use spend_domain::eval::DeadLetterReason;
+use spend_kafka::KafkaArgs;
 use spend_rewarder::replay::{replay_dead_letters, ReplayConfig};
 use spend_rewarder::{RewarderConfig, RewarderDeps, Stats};
-use spend_runtime::kafka::KafkaArgs;
 use spend_runtime::{Backend, Backends};
 use spend_store::config_store::ConfigStore;
 use spend_store::embedded::EmbeddedConfigStore;

@@ -13,9 +13,9 @@ use std::time::Duration;
 
 use rand::Rng;
 use rewarder_support::*;
+use spend_kafka::KafkaArgs;
 use spend_rewarder::bench::{wait_committed, PartitionEnds};
 use spend_rewarder::rules::config_objects;
-use spend_runtime::kafka::KafkaArgs;
 use spend_store::config_store::ConfigStore;
 use spend_store::etcd::{EtcdConfigStore, EtcdOptions};
 use spend_store::reward_embedded::EmbeddedRewardStore;

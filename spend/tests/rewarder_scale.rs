@@ -13,10 +13,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rewarder_support::*;
+use spend_kafka::KafkaArgs;
 use spend_rewarder::bench::wait_committed;
 use spend_rewarder::rules::config_objects;
 use spend_rewarder::{RewarderConfig, RewarderDeps, Stats};
-use spend_runtime::kafka::KafkaArgs;
 use spend_store::config_store::ConfigStore;
 use spend_store::embedded::EmbeddedConfigStore;
 use spend_store::reward_embedded::EmbeddedRewardStore;

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use rama::Service;
-use spend_runtime::kafka::{admin_client, ensure_topic, KafkaArgs};
+use spend_kafka::{admin_client, ensure_topic, KafkaArgs};
 use tansu_broker::coordinator::group::administrator::Controller;
 use tansu_storage::{BrokerRegistrationRequest, Storage};
 use url::Url;
@@ -295,7 +295,7 @@ mod tests {
     use rdkafka::consumer::{BaseConsumer, Consumer};
     use rdkafka::producer::{FutureProducer, FutureRecord};
     use rdkafka::{Message, Offset, TopicPartitionList};
-    use spend_runtime::kafka::client_config;
+    use spend_kafka::client_config;
 
     const TOPIC: &str = "kept";
 

@@ -12,8 +12,8 @@ use anyhow::{bail, Context};
 use indicatif::ProgressBar;
 use serde_json::Value;
 use spend_ingestor::{KafkaSettings, TopicSpec};
+use spend_kafka::KafkaArgs;
 use spend_runtime::jwt::{JwtMinter, JwtSecret, TokenSpec};
-use spend_runtime::kafka::KafkaArgs;
 use spend_runtime::Role;
 
 use super::upload::upload_file;

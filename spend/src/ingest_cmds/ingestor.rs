@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use spend_ingestor::{IngestorConfig, IngestorDeps, KafkaSink, Limits, S3Settings};
+use spend_kafka::KafkaArgs;
 use spend_runtime::jwt::AuthArgs;
-use spend_runtime::kafka::KafkaArgs;
 use tokio_util::sync::CancellationToken;
 
 use super::PublishArgs;

@@ -9,10 +9,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
+use spend_kafka::{admin_client, ensure_topic, KafkaArgs};
 use spend_rewarder::bench::{encode_csv, produce, raw_consume};
 use spend_rewarder::rules::config_objects;
 use spend_rewarder::{RewarderConfig, RewarderDeps, Stats};
-use spend_runtime::kafka::{admin_client, ensure_topic, KafkaArgs};
 use spend_store::config_store::ConfigStore;
 use spend_store::embedded::EmbeddedConfigStore;
 use spend_store::remote::{RemoteOptions, RemoteRewardStore};

@@ -21,10 +21,10 @@ use rust_decimal::Decimal;
 use spend_domain::config::Config;
 use spend_domain::money::fmt2;
 use spend_domain::{CardId, RecordId};
+use spend_kafka::{admin_client, consumer_config, ensure_topic, KafkaArgs};
 use spend_rewarder::bench::{
     committed_offsets, encode_csv, produce, EncodedRecords, PartitionEnds,
 };
-use spend_runtime::kafka::{admin_client, consumer_config, ensure_topic, KafkaArgs};
 use spend_schemas::codec;
 use spend_store::reward_embedded::EmbeddedRewardStore;
 use spend_store::reward_store::{DateRange, RewardStore, StoredOutcome};

@@ -1,9 +1,9 @@
-//! The Kafka client settings every service shares: the [`KafkaArgs`] flag group, the base
+//! `spend-kafka`: the Kafka client settings every Kafka-speaking service shares: the [`KafkaArgs`] flag group, the base
 //! [`ClientConfig`] built from it ([`client_config`], [`consumer_config`]), topic creation
 //! ([`ensure_topic`]) and librdkafka's logs routed to `tracing` ([`TracingContext`]).
 //!
 //! What a producer or a consumer does with the connection (idempotence, batching, commits) is the
-//! service's own business; this module only knows how to reach the brokers.
+//! service's own business; this crate only knows how to reach the brokers.
 
 use std::fmt;
 use std::path::PathBuf;

@@ -20,7 +20,7 @@ use openssl::x509::extension::SubjectAlternativeName;
 use openssl::x509::{X509NameBuilder, X509};
 use rdkafka::config::ClientConfig;
 use rdkafka::producer::{BaseProducer, Producer};
-use spend_runtime::kafka::{client_config, KafkaArgs};
+use spend_kafka::{client_config, KafkaArgs};
 
 /// A self-signed certificate for `localhost` and its key.
 fn self_signed() -> (X509, PKey<Private>) {
