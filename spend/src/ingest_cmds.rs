@@ -19,22 +19,33 @@ pub(crate) use bench::{bench_ingest, BenchIngestArgs};
 pub(crate) use ingestor::{ingestor, IngestorArgs};
 pub(crate) use upload::{upload, upload_file, UploadArgs};
 
+/// Variables of earlier versions that now have one name for the ingestor and the rewarder. A
+/// service that finds one set refuses to start rather than quietly use the default topic.
+pub(crate) const RENAMED_VARIABLES: [(&str, &str); 2] = [
+    ("SPEND_INGEST_TOPIC", "SPEND_TOPIC"),
+    ("SPEND_INGEST_PARTITIONS", "SPEND_PARTITIONS"),
+];
+
+/// Refuses a variable that [`RENAMED_VARIABLES`] renamed, naming the new one.
+pub(crate) fn refuse_renamed_variables() -> anyhow::Result<()> {
+    for (old, new) in RENAMED_VARIABLES {
+        if std::env::var_os(old).is_some() {
+            anyhow::bail!(
+                "{old} is no longer read: the ingestor and the rewarder share {new}; set {new} instead (and unset {old})"
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Where transactions go and how they are produced.
 #[derive(clap::Args, Debug, Clone)]
 pub(crate) struct PublishArgs {
-    /// The topic transactions are published to.
-    #[arg(
-        long = "topic",
-        env = "SPEND_INGEST_TOPIC",
-        default_value = "transactions"
-    )]
+    /// The topic transactions are published to (the rewarders read the same variable).
+    #[arg(long = "topic", env = "SPEND_TOPIC", default_value = "transactions")]
     topic: String,
     /// Partitions of the topic when the ingestor creates it (it never changes an existing one).
-    #[arg(
-        long = "partitions",
-        env = "SPEND_INGEST_PARTITIONS",
-        default_value_t = 12
-    )]
+    #[arg(long = "partitions", env = "SPEND_PARTITIONS", default_value_t = 12)]
     partitions: i32,
     /// Replication factor of the topic when the ingestor creates it (default: the broker's).
     #[arg(long = "replication", env = "SPEND_INGEST_REPLICATION")]

@@ -314,3 +314,28 @@ async fn wait_for_revision(client: &reqwest::Client, url: &str, revision: i64) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// The ingestor and the rewarder read one topic variable, `SPEND_TOPIC`. A deployment that
+/// still sets the ingestor's old name must not start on the default topic while its rewarders
+/// read another: the ingestor refuses, naming the variable to set.
+#[test]
+fn the_ingestor_refuses_the_topic_variable_of_earlier_versions() {
+    for (old, new) in [
+        ("SPEND_INGEST_TOPIC", "SPEND_TOPIC"),
+        ("SPEND_INGEST_PARTITIONS", "SPEND_PARTITIONS"),
+    ] {
+        let out = e2e_support::spend()
+            .args(["ingestor", "--listen", "127.0.0.1:0"])
+            .env(old, "8")
+            // Nowhere to connect: the refusal must come first.
+            .env("SPEND_KAFKA_BROKERS", "127.0.0.1:1")
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{old}: the ingestor started");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(&format!("{old} is no longer read")) && stderr.contains(new),
+            "{old}: {stderr}"
+        );
+    }
+}

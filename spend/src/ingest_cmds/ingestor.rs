@@ -141,6 +141,7 @@ impl IngestorArgs {
 /// Runs the ingestor until Ctrl-C or SIGTERM.
 pub(crate) fn ingestor(args: IngestorArgs) -> anyhow::Result<()> {
     telemetry::init(telemetry::Format::Json);
+    super::refuse_renamed_variables()?;
     let runtime = tokio::runtime::Runtime::new().context("start the tokio runtime")?;
     runtime.block_on(async move {
         let auth = spend_runtime::jwt::from_args(&args.auth).context("bearer token keys")?;
