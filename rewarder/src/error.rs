@@ -5,9 +5,14 @@ use rdkafka::error::KafkaError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RewarderError {
-    /// The Kafka client could not be created, or a topic could not be created.
-    #[error("kafka setup failed: {0}")]
-    KafkaSetup(String),
+    /// The Kafka client could not be created, or a topic could not be created: what was being
+    /// set up, and librdkafka's error.
+    #[error("kafka setup failed: {what}")]
+    KafkaSetup {
+        what: String,
+        #[source]
+        source: KafkaError,
+    },
     /// librdkafka reported an error it cannot recover from.
     #[error("kafka consumer failed: {0}")]
     KafkaFatal(String),
@@ -21,8 +26,11 @@ pub enum RewarderError {
 }
 
 impl RewarderError {
-    pub(crate) fn kafka_setup(what: &str, e: KafkaError) -> Self {
-        RewarderError::KafkaSetup(format!("{what}: {e}"))
+    pub(crate) fn kafka_setup(what: &str, source: KafkaError) -> Self {
+        RewarderError::KafkaSetup {
+            what: what.to_owned(),
+            source,
+        }
     }
 }
 

@@ -228,7 +228,10 @@ async fn serve(args: &DevArgs, bootstrap: String) -> anyhow::Result<()> {
     rewarder_stop.cancel();
     match rewarder.await {
         Ok(Ok(())) => {}
-        Ok(Err(e)) => tracing::error!(error = %e, "the rewarder failed"),
+        // With its causes: a Kafka setup error keeps librdkafka's as its source.
+        Ok(Err(e)) => {
+            tracing::error!(error = %format!("{:#}", anyhow::Error::new(e)), "the rewarder failed")
+        }
         Err(e) => tracing::error!(error = %e, "the rewarder task panicked"),
     }
     tracing::info!(records = stats.records(), "stopped");
