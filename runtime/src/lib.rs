@@ -25,4 +25,4 @@ pub use error::{with_json_fallbacks, ApiError};
 pub use health::{health_routes, AlwaysReady, Backend, Backends, NotReady, Readiness};
 pub use json::ApiJson;
 pub use serve::serve;
-pub use shutdown::shutdown_signal;
+pub use shutdown::{cancel_on_signal, shutdown_signal};

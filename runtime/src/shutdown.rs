@@ -1,7 +1,7 @@
 //! Waiting for the process to be asked to stop.
 
 /// Completes on Ctrl-C, or on SIGTERM on Unix (what Kubernetes and `docker stop` send).
-/// The binary turns it into the one `CancellationToken` every service's `run` watches.
+/// [`cancel_on_signal`] turns it into the one `CancellationToken` every service's `run` watches.
 pub async fn shutdown_signal() {
     let ctrl_c = async {
         if let Err(e) = tokio::signal::ctrl_c().await {
@@ -29,4 +29,16 @@ pub async fn shutdown_signal() {
         () = ctrl_c => tracing::info!("ctrl-c received, shutting down"),
         () = terminate => tracing::info!("sigterm received, shutting down"),
     }
+}
+
+/// The one shutdown wiring of every command: a token cancelled on Ctrl-C or SIGTERM, which the
+/// service's `run` watches. Call it inside the tokio runtime (it spawns the waiting task).
+pub fn cancel_on_signal() -> tokio_util::sync::CancellationToken {
+    let token = tokio_util::sync::CancellationToken::new();
+    let cancel = token.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        cancel.cancel();
+    });
+    token
 }

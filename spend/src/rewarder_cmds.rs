@@ -25,7 +25,6 @@ use spend_store::reward_store::RewardStore;
 use spend_store::scylla::{
     connect_session, Credentials, ScyllaOptions, ScyllaRewardStore, ScyllaTls,
 };
-use tokio_util::sync::CancellationToken;
 
 use crate::telemetry;
 
@@ -361,14 +360,7 @@ pub(crate) fn rewarder(args: RewarderArgs) -> anyhow::Result<()> {
             reward_store: args.reward_store.store().await?,
             stats: Stats::default(),
         };
-        let shutdown = CancellationToken::new();
-        tokio::spawn({
-            let shutdown = shutdown.clone();
-            async move {
-                spend_runtime::shutdown_signal().await;
-                shutdown.cancel();
-            }
-        });
+        let shutdown = spend_runtime::cancel_on_signal();
 
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await

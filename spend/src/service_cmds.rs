@@ -83,12 +83,6 @@ where
             .await
             .with_context(|| format!("listen on {listen}"))?;
         tracing::info!(address = %listener.local_addr()?, "listening");
-        let shutdown = CancellationToken::new();
-        let stop = shutdown.clone();
-        tokio::spawn(async move {
-            spend_runtime::shutdown_signal().await;
-            stop.cancel();
-        });
-        service(listener, shutdown).await
+        service(listener, spend_runtime::cancel_on_signal()).await
     })
 }

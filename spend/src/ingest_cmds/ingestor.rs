@@ -7,7 +7,6 @@ use anyhow::Context;
 use spend_ingestor::{IngestorConfig, IngestorDeps, KafkaSink, Limits, S3Settings};
 use spend_kafka::KafkaArgs;
 use spend_runtime::jwt::AuthArgs;
-use tokio_util::sync::CancellationToken;
 
 use super::PublishArgs;
 use crate::telemetry;
@@ -158,15 +157,7 @@ pub(crate) fn ingestor(args: IngestorArgs) -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("listen on {}", args.listen))?;
-        let shutdown = CancellationToken::new();
-        tokio::spawn({
-            let shutdown = shutdown.clone();
-            async move {
-                spend_runtime::shutdown_signal().await;
-                shutdown.cancel();
-            }
-        });
-        spend_ingestor::run(config, deps, listener, shutdown)
+        spend_ingestor::run(config, deps, listener, spend_runtime::cancel_on_signal())
             .await
             .context("serve the ingestor")
     })
