@@ -19,7 +19,6 @@ mod kinds;
 mod metrics;
 mod notifications;
 pub mod openapi;
-mod readiness;
 mod routes;
 
 use std::sync::Arc;
@@ -31,7 +30,7 @@ use spend_store::config_store::ConfigStore;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-pub use readiness::ConfigStoreBackend;
+pub use spend_store::readiness::ConfigStoreBackend;
 
 /// How campaignex behaves. The binary fills it from flags and `SPEND_*` variables.
 #[derive(Clone, Debug)]

@@ -15,7 +15,6 @@ mod metrics;
 mod missions;
 pub mod openapi;
 mod query;
-mod readiness;
 mod routes;
 
 use std::sync::Arc;
@@ -27,7 +26,7 @@ use spend_store::reward_store::RewardStore;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-pub use readiness::RewardStoreBackend;
+pub use spend_store::readiness::RewardStoreBackend;
 
 /// How the informer behaves. The binary fills it from flags and `SPEND_*` variables.
 #[derive(Clone, Debug)]

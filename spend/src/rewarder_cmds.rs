@@ -15,10 +15,11 @@ use spend_domain::eval::DeadLetterReason;
 use spend_kafka::KafkaArgs;
 use spend_rewarder::replay::{replay_dead_letters, ReplayConfig};
 use spend_rewarder::{RewarderConfig, RewarderDeps, Stats};
-use spend_runtime::{Backend, Backends};
+use spend_runtime::Backends;
 use spend_store::config_store::ConfigStore;
 use spend_store::embedded::EmbeddedConfigStore;
 use spend_store::etcd::{EtcdConfigStore, EtcdOptions};
+use spend_store::readiness::RewardStoreBackend;
 use spend_store::remote::{RemoteOptions, RemoteRewardStore};
 use spend_store::reward_embedded::EmbeddedRewardStore;
 use spend_store::reward_store::RewardStore;
@@ -334,21 +335,6 @@ pub(crate) struct RewarderArgs {
     reward_store: RewardStoreArgs,
 }
 
-/// Readiness: the reward store answers, a rule set is in force and the group has given this
-/// process its partitions ([`spend_rewarder::RewarderBackend`]). (etcd being down does not make
-/// the rewarder unready: it keeps rewarding with the last rule set.)
-struct RewardStoreBackend(Arc<dyn RewardStore>);
-
-#[async_trait::async_trait]
-impl Backend for RewardStoreBackend {
-    fn name(&self) -> &str {
-        "reward store"
-    }
-    async fn ping(&self) -> Result<(), String> {
-        self.0.ping().await.map_err(|e| e.to_string())
-    }
-}
-
 /// Runs the rewarder until Ctrl-C or SIGTERM, then drains.
 pub(crate) fn rewarder(args: RewarderArgs) -> anyhow::Result<()> {
     telemetry::init(telemetry::Format::Json);
@@ -367,7 +353,10 @@ pub(crate) fn rewarder(args: RewarderArgs) -> anyhow::Result<()> {
             .with_context(|| format!("listen on {}", args.listen))?;
         tracing::info!(address = %listener.local_addr()?, "serving health and metrics");
         let readiness = Backends::new(Duration::from_secs(2))
-            .with(Arc::new(RewardStoreBackend(deps.reward_store.clone())))
+            // Ready: the reward store answers, a rule set is in force and the group has given
+            // this process its partitions. (etcd being down does not make the rewarder unready:
+            // it keeps rewarding with the last rule set.)
+            .with(Arc::new(RewardStoreBackend::new(deps.reward_store.clone())))
             .with(Arc::new(spend_rewarder::RewarderBackend::new(
                 deps.stats.clone(),
             )));
