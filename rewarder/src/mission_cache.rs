@@ -13,7 +13,8 @@
 //! that comes back may have been rewarded by another process meanwhile, and one taken away must
 //! not be read from memory should it return. A worker that stops takes its copy with it, so a
 //! batch that was evaluated but never written (shutdown, a failed backend) is never remembered.
-//! Above [`MAX_CARDS`] cards the copy is dropped and refilled from the store.
+//! When a batch would take the copy past [`MAX_CARDS`] cards, it is dropped and refilled from the
+//! store with that batch's cards, every one of them read again.
 
 use std::collections::HashMap;
 
@@ -42,13 +43,20 @@ impl MissionCache {
         }
     }
 
-    /// Of `cards` (sorted, distinct), those whose states are not held.
-    pub(crate) fn missing(&self, cards: &[CardId]) -> Vec<CardId> {
-        cards
+    /// Of `cards` (sorted, distinct: one batch's), those whose states must be read from the
+    /// store: the ones not held, or all of them when holding those too would pass [`MAX_CARDS`]
+    /// (the copy then starts again from this batch, so no card of it is left unheld).
+    pub(crate) fn missing(&mut self, cards: &[CardId]) -> Vec<CardId> {
+        let missing: Vec<CardId> = cards
             .iter()
             .filter(|c| !self.cards.contains_key(c))
             .copied()
-            .collect()
+            .collect();
+        if self.cards.len() + missing.len() > MAX_CARDS {
+            self.cards.clear();
+            return cards.to_vec();
+        }
+        missing
     }
 
     /// Puts the states held for `cards` into `ledger`.
@@ -68,9 +76,6 @@ impl MissionCache {
         read: Vec<(CardId, Uuid, MissionState)>,
         previous: Option<&Overlay>,
     ) {
-        if self.cards.len() + cards.len() > MAX_CARDS {
-            self.cards.clear();
-        }
         for card in cards {
             self.cards.insert(*card, Vec::new());
         }
@@ -156,13 +161,22 @@ mod tests {
     }
 
     #[test]
-    fn the_copy_is_bounded() {
+    fn the_copy_is_bounded_and_a_full_copy_rereads_the_whole_batch() {
         let mut cache = MissionCache::default();
+        let m = Uuid::from_u128(7);
         let cards: Vec<CardId> = (0..MAX_CARDS as u128).map(card).collect();
-        cache.load(&cards, Vec::new(), None);
+        cache.load(&cards, vec![(card(0), m, state(2))], None);
         assert!(cache.missing(&cards).is_empty());
-        cache.load(&[card(u128::MAX)], Vec::new(), None);
-        assert_eq!(cache.missing(&cards[..1]), vec![card(0)]);
-        assert!(cache.missing(&[card(u128::MAX)]).is_empty());
+        // A batch of a held card and a new one: holding both would pass the bound, so the copy
+        // starts again and both are read, the held one too (it must not be left out of the
+        // batch's ledger, where a missing state would look like a window never opened).
+        let batch = [card(0), card(u128::MAX)];
+        assert_eq!(cache.missing(&batch), batch.to_vec());
+        cache.load(&batch, vec![(card(0), m, state(2))], None);
+        let mut ledger = PrefetchedLedger::new();
+        cache.fill(&batch, &mut ledger);
+        assert_eq!(ledger.mission_state(card(0), m), Some(&state(2)));
+        assert!(cache.missing(&batch).is_empty());
+        assert_eq!(cache.missing(&cards[1..2]), vec![card(1)]);
     }
 }
