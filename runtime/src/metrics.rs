@@ -1,43 +1,61 @@
-//! A minimal metrics registry with Prometheus text exposition (format 0.0.4).
+//! Metrics on the `prometheus` client: counters and gauges registered by name (and optional
+//! constant labels) on a registry, updated through cheap atomic handles, exposed in the Prometheus
+//! text format (0.0.4) by `/metrics`.
 //!
-//! Counters and gauges are registered by name (and optional constant labels) and updated through
-//! cheap atomic handles. Each crate keeps its named metrics in its own `metrics.rs`, registered on
-//! [`global()`] the first time they are used.
+//! Each crate keeps its named metrics in its own `metrics.rs`, registered on [`global()`] the first
+//! time they are used. This module adds what the client leaves to its caller: get-or-create (the
+//! same name and labels give the same handle, so a metric is declared where it is used) and one
+//! place that refuses a metric declared two ways.
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
+use prometheus::core::Collector;
+use prometheus::{IntCounter, IntGauge, Opts, TextEncoder};
+
 /// A monotonically increasing count.
-#[derive(Clone, Debug, Default)]
-pub struct Counter(Arc<AtomicU64>);
+#[derive(Clone, Debug)]
+pub struct Counter(IntCounter);
 
 impl Counter {
     pub fn inc(&self) {
-        self.add(1);
+        self.0.inc();
     }
     pub fn add(&self, n: u64) {
-        self.0.fetch_add(n, Ordering::Relaxed);
+        self.0.inc_by(n);
     }
     pub fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
+        self.0.get()
+    }
+}
+
+/// A counter on no registry (for a test, or a part run without `/metrics`).
+impl Default for Counter {
+    fn default() -> Self {
+        Counter(IntCounter::new("detached", "A counter on no registry.").expect("a valid name"))
     }
 }
 
 /// A value that goes up and down.
-#[derive(Clone, Debug, Default)]
-pub struct Gauge(Arc<AtomicI64>);
+#[derive(Clone, Debug)]
+pub struct Gauge(IntGauge);
 
 impl Gauge {
     pub fn set(&self, v: i64) {
-        self.0.store(v, Ordering::Relaxed);
+        self.0.set(v);
     }
     pub fn add(&self, n: i64) {
-        self.0.fetch_add(n, Ordering::Relaxed);
+        self.0.add(n);
     }
     pub fn get(&self) -> i64 {
-        self.0.load(Ordering::Relaxed)
+        self.0.get()
+    }
+}
+
+/// A gauge on no registry.
+impl Default for Gauge {
+    fn default() -> Self {
+        Gauge(IntGauge::new("detached", "A gauge on no registry.").expect("a valid name"))
     }
 }
 
@@ -47,18 +65,25 @@ enum Series {
     Gauge(Gauge),
 }
 
-#[derive(Debug)]
-struct Family {
-    help: String,
-    kind: &'static str,
-    /// Rendered label set (`{a="b"}` or empty) → series.
-    series: BTreeMap<String, Series>,
+/// A set of metrics. Cloning shares it.
+#[derive(Clone, Default)]
+pub struct Registry {
+    inner: Arc<Inner>,
 }
 
-/// A set of metric families. Cloning shares it.
-#[derive(Clone, Debug, Default)]
-pub struct Registry {
-    families: Arc<Mutex<BTreeMap<String, Family>>>,
+#[derive(Default)]
+struct Inner {
+    registry: prometheus::Registry,
+    series: Mutex<HashMap<SeriesKey, Series>>,
+}
+
+/// A series' name and its labels, sorted.
+type SeriesKey = (String, Vec<(String, String)>);
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry").finish_non_exhaustive()
+    }
 }
 
 /// The process-wide registry that `/metrics` serves by default.
@@ -74,12 +99,16 @@ impl Registry {
 
     /// The counter `name` with these labels, registered on first use; the same handle afterwards.
     ///
-    /// Panics if `name` is not a valid metric name or is already a gauge: both are programming
+    /// Panics if `name` or a label is not a valid Prometheus name, or if `name` is already
+    /// registered another way (a gauge, another help text or other label names): all programming
     /// errors, caught by the first test that touches the metric.
     pub fn counter(&self, name: &str, help: &str, labels: &[(&str, &str)]) -> Counter {
-        match self.series(name, help, "counter", labels, || {
-            Series::Counter(Counter::default())
-        }) {
+        let series = self.series(name, labels, || {
+            let counter = IntCounter::with_opts(opts(name, help, labels))
+                .unwrap_or_else(|e| panic!("metric {name}: {e}"));
+            (Box::new(counter.clone()), Series::Counter(Counter(counter)))
+        });
+        match series {
             Series::Counter(c) => c,
             Series::Gauge(_) => panic!("metric {name} is registered as a gauge"),
         }
@@ -87,9 +116,12 @@ impl Registry {
 
     /// The gauge `name` with these labels, registered on first use; the same handle afterwards.
     pub fn gauge(&self, name: &str, help: &str, labels: &[(&str, &str)]) -> Gauge {
-        match self.series(name, help, "gauge", labels, || {
-            Series::Gauge(Gauge::default())
-        }) {
+        let series = self.series(name, labels, || {
+            let gauge = IntGauge::with_opts(opts(name, help, labels))
+                .unwrap_or_else(|e| panic!("metric {name}: {e}"));
+            (Box::new(gauge.clone()), Series::Gauge(Gauge(gauge)))
+        });
+        match series {
             Series::Gauge(g) => g,
             Series::Counter(_) => panic!("metric {name} is registered as a counter"),
         }
@@ -98,75 +130,40 @@ impl Registry {
     fn series(
         &self,
         name: &str,
-        help: &str,
-        kind: &'static str,
         labels: &[(&str, &str)],
-        new: impl FnOnce() -> Series,
+        new: impl FnOnce() -> (Box<dyn Collector>, Series),
     ) -> Series {
-        assert!(valid_name(name), "invalid metric name {name:?}");
-        for (label, _) in labels {
-            assert!(valid_name(label), "invalid label name {label:?}");
-        }
-        let mut families = self.families.lock().unwrap_or_else(|p| p.into_inner());
-        let family = families.entry(name.to_owned()).or_insert_with(|| Family {
-            help: help.to_owned(),
-            kind,
-            series: BTreeMap::new(),
-        });
-        assert_eq!(
-            family.kind, kind,
-            "metric {name} registered twice with different types"
-        );
-        family
-            .series
-            .entry(render_labels(labels))
-            .or_insert_with(new)
+        let mut key_labels: Vec<(String, String)> = labels
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        key_labels.sort();
+        let mut series = self.inner.series.lock().unwrap_or_else(|p| p.into_inner());
+        series
+            .entry((name.to_owned(), key_labels))
+            .or_insert_with(|| {
+                let (collector, series) = new();
+                self.inner
+                    .registry
+                    .register(collector)
+                    .unwrap_or_else(|e| panic!("metric {name} registered twice, differently: {e}"));
+                series
+            })
             .clone()
     }
 
-    /// The Prometheus text exposition of every registered metric.
+    /// The Prometheus text exposition of every registered metric, by name.
     pub fn render(&self) -> String {
-        let families = self.families.lock().unwrap_or_else(|p| p.into_inner());
-        let mut out = String::new();
-        for (name, family) in families.iter() {
-            let help = family.help.replace('\\', "\\\\").replace('\n', "\\n");
-            let _ = writeln!(out, "# HELP {name} {help}");
-            let _ = writeln!(out, "# TYPE {name} {}", family.kind);
-            for (labels, series) in &family.series {
-                let value = match series {
-                    Series::Counter(c) => c.get().to_string(),
-                    Series::Gauge(g) => g.get().to_string(),
-                };
-                let _ = writeln!(out, "{name}{labels} {value}");
-            }
-        }
-        out
+        TextEncoder::new()
+            .encode_to_string(&self.inner.registry.gather())
+            .unwrap_or_else(|e| format!("# metrics could not be encoded: {e}\n"))
     }
 }
 
-fn valid_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_' || c == ':')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
-}
-
-fn render_labels(labels: &[(&str, &str)]) -> String {
-    if labels.is_empty() {
-        return String::new();
-    }
-    let mut sorted: Vec<_> = labels.to_vec();
-    sorted.sort();
-    let body: Vec<String> = sorted
-        .iter()
-        .map(|(k, v)| {
-            let v = v
-                .replace('\\', "\\\\")
-                .replace('"', "\\\"")
-                .replace('\n', "\\n");
-            format!("{k}=\"{v}\"")
-        })
-        .collect();
-    format!("{{{}}}", body.join(","))
+fn opts(name: &str, help: &str, labels: &[(&str, &str)]) -> Opts {
+    labels.iter().fold(Opts::new(name, help), |opts, (k, v)| {
+        opts.const_label(*k, *v)
+    })
 }
 
 #[cfg(test)]
@@ -193,6 +190,36 @@ mod tests {
     #[test]
     #[should_panic]
     fn refuses_a_bad_name() {
-        Registry::new().counter("bad-name", "", &[]);
+        Registry::new().counter("bad-name", "Bad.", &[]);
+    }
+
+    #[test]
+    #[should_panic]
+    fn refuses_a_counter_that_is_a_gauge() {
+        let r = Registry::new();
+        r.gauge("spend_level", "A level.", &[]);
+        r.counter("spend_level", "A level.", &[]);
+    }
+
+    #[test]
+    fn one_family_holds_every_label_value() {
+        let r = Registry::new();
+        r.counter("spend_retries_total", "Retries.", &[("stage", "apply")])
+            .inc();
+        r.counter("spend_retries_total", "Retries.", &[("stage", "prefetch")])
+            .add(2);
+        let text = r.render();
+        assert_eq!(
+            text.matches("# TYPE spend_retries_total counter").count(),
+            1
+        );
+        assert!(
+            text.contains("spend_retries_total{stage=\"apply\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("spend_retries_total{stage=\"prefetch\"} 2\n"),
+            "{text}"
+        );
     }
 }
