@@ -13,7 +13,8 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 use spend_domain::{CardId, RecordId};
 use spend_runtime::ApiError;
-use spend_store::reward_store::{Cursor, CursorError, DateRange, MAX_PAGE};
+use spend_store::api_error::cursor_error;
+use spend_store::reward_store::{Cursor, DateRange, MAX_PAGE};
 
 /// A history page when `limit` is not given (API.md).
 pub(crate) const DEFAULT_LIMIT: u32 = 50;
@@ -130,10 +131,6 @@ impl RawParams {
             .map(|s| Cursor::decode(s, card).map_err(cursor_error))
             .transpose()
     }
-}
-
-pub(crate) fn cursor_error(e: CursorError) -> ApiError {
-    ApiError::bad_request(e.to_string())
 }
 
 #[cfg(test)]

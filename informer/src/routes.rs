@@ -13,10 +13,11 @@ use axum::routing::get;
 use axum::{Json, Router};
 use spend_domain::CardId;
 use spend_runtime::{require_any_role, require_role, ApiError, Principal, Role};
+use spend_store::api_error::within;
 use spend_store::reward_store::{RewardStore, RewardStoreError};
 
 use crate::metrics::{self, Route};
-use crate::query::{cursor_error, Params, PathUuid};
+use crate::query::{Params, PathUuid};
 use crate::{json, openapi, InformerConfig, InformerDeps};
 
 /// Where the OpenAPI document of these routes is served.
@@ -39,27 +40,14 @@ impl AppState {
         route: Route,
         fut: impl Future<Output = Result<T, RewardStoreError>>,
     ) -> Result<T, ApiError> {
-        let result = match tokio::time::timeout(self.store_timeout, fut).await {
-            Ok(r) => r,
-            Err(_) => Err(RewardStoreError::Unavailable(format!(
-                "no answer within {:?}",
-                self.store_timeout
-            ))),
-        };
+        let result = within(self.store_timeout, fut).await;
         metrics::served(route);
-        result.map_err(store_error)
-    }
-}
-
-fn store_error(e: RewardStoreError) -> ApiError {
-    match e {
-        RewardStoreError::Unavailable(_) => {
-            metrics::store_unavailable();
-            ApiError::unavailable("reward store unavailable", e)
-        }
-        RewardStoreError::InvalidCursor(c) => cursor_error(c),
-        // Stored data that cannot be read back is never the client's doing.
-        RewardStoreError::Corrupt(_) => ApiError::internal(e),
+        result.map_err(|e| {
+            if e.is_retryable() {
+                metrics::store_unavailable();
+            }
+            ApiError::from(e)
+        })
     }
 }
 

@@ -1,8 +1,7 @@
 //! Driving a rewarder from outside, for `spend bench-rewarder` and the tests: a CSV file's valid
-//! rows encoded as the ingestor publishes them, produced to a topic; a group's committed offsets
-//! (how far a group has *written*, with no help from the high watermark, which tansu gets wrong);
-//! and the raw-consume baseline — a bare consumer with the rewarder's exact consumer settings that
-//! only reads.
+//! rows encoded as the ingestor publishes them, produced to a topic; and the raw-consume
+//! baseline — a bare consumer with the rewarder's exact consumer settings that only reads. (How
+//! far a group has committed, which only the tests ask, is `spend_testkit::kafka`'s.)
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -14,13 +13,12 @@ use chrono::{NaiveDate, Utc};
 use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::{KafkaError, KafkaResult, RDKafkaErrorCode};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
-use rdkafka::{Offset, TopicPartitionList};
 use spend_domain::csv::CsvReader;
 use spend_domain::transaction::parse_transaction;
-use spend_kafka::{client_config, consumer_config, log_to_tracing, KafkaArgs, TracingContext};
+use spend_kafka::{client_config, log_to_tracing, KafkaArgs, TracingContext};
 use spend_schemas::{codec, TransactionRecord};
 
 use crate::{consumer_client_config, RewarderConfig};
@@ -198,70 +196,6 @@ pub fn produce(
         .unwrap_or_else(|p| p.into_inner())
         .clone();
     Ok(ends)
-}
-
-/// The offsets `group` has committed on `topic`'s partitions `0..partitions` (a partition with
-/// no commit is absent). Blocking.
-pub fn committed_offsets(
-    kafka: &KafkaArgs,
-    group: &str,
-    topic: &str,
-    partitions: i32,
-) -> KafkaResult<PartitionEnds> {
-    let consumer: BaseConsumer<TracingContext> =
-        consumer_config(kafka, group).create_with_context(TracingContext)?;
-    let mut tpl = TopicPartitionList::new();
-    for p in 0..partitions {
-        tpl.add_partition(topic, p);
-    }
-    let committed = consumer.committed_offsets(tpl, Duration::from_secs(10))?;
-    Ok(committed
-        .elements()
-        .iter()
-        .filter_map(|e| match e.offset() {
-            Offset::Offset(o) => Some((e.partition(), o)),
-            _ => None,
-        })
-        .collect())
-}
-
-/// Waits until `group` has committed at least `ends` on every partition, checking every
-/// `every`; `Err` with the last committed offsets when `timeout` passes first.
-pub async fn wait_committed(
-    kafka: &KafkaArgs,
-    group: &str,
-    topic: &str,
-    ends: &PartitionEnds,
-    timeout: Duration,
-) -> Result<(), String> {
-    let partitions = ends.keys().max().map_or(0, |p| p + 1);
-    let deadline = Instant::now() + timeout;
-    loop {
-        let (kafka_, group_, topic_) = (kafka.clone(), group.to_owned(), topic.to_owned());
-        let committed = tokio::task::spawn_blocking(move || {
-            committed_offsets(&kafka_, &group_, &topic_, partitions)
-        })
-        .await
-        .map_err(|e| e.to_string())?;
-        let last = match committed {
-            Ok(c) => {
-                if ends
-                    .iter()
-                    .all(|(p, end)| c.get(p).is_some_and(|o| o >= end))
-                {
-                    return Ok(());
-                }
-                format!("{c:?}")
-            }
-            Err(e) => e.to_string(),
-        };
-        if Instant::now() >= deadline {
-            return Err(format!(
-                "group {group} did not commit {ends:?} within {timeout:?}; last: {last}"
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
 }
 
 /// What the raw-consume baseline measured.

@@ -20,6 +20,9 @@ pub enum RewarderError {
     /// could break once-only, so the rewarder stops.
     #[error("reward store data is corrupt: {0}")]
     StoreCorrupt(String),
+    /// The health and metrics server could not serve.
+    #[error("the health server failed: {0}")]
+    Serve(#[source] std::io::Error),
     /// A part of the rewarder ended unexpectedly (a panic in a task or thread is a bug).
     #[error("rewarder bug: {0}")]
     Bug(String),

@@ -8,8 +8,8 @@
 //! offsets only after both are durable, replaying dead letters ([`replay`]), its metrics, and the
 //! tools its benchmark and tests drive it with ([`bench`]).
 //!
-//! It must never serve HTTP (the binary serves `/healthz`, `/readyz` and `/metrics` beside it),
-//! decide what a reward is (that is `spend-domain`'s `RuleSet::evaluate`), advance an offset
+//! It serves no API: [`run`] serves `/healthz`, `/readyz` and `/metrics` beside the pipeline
+//! ([`consume`]). It must never decide what a reward is (that is `spend-domain`'s `RuleSet::evaluate`), advance an offset
 //! before the outcomes and dead letters of every record before it are durable, or retry a record
 //! that can never succeed.
 //!
@@ -55,9 +55,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use spend_kafka::{admin_client, ensure_topic, KafkaArgs};
+use spend_runtime::Backends;
 use spend_store::config_store::ConfigStore;
+use spend_store::readiness::RewardStoreBackend;
 use spend_store::reward_store::RewardStore;
 use spend_store::watch::WatchConfigOptions;
+use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -278,13 +281,51 @@ impl Stats {
     }
 }
 
-/// Runs a rewarder until `shutdown` fires (then drains: the batch in hand is written and its
-/// offsets committed, within [`RewarderConfig::shutdown_grace`]) or until it fails for a reason
-/// retrying cannot fix.
+/// Runs a rewarder as a service, shaped like the other three: serves `/healthz`, `/readyz` and
+/// `/metrics` on `listener` and runs the pipeline ([`consume`]) until `shutdown` fires (then
+/// drains) or the pipeline fails; the health server stops with it.
+///
+/// Ready once the reward store answers, a rule set is in force and the group has given this
+/// process its partitions ([`RewarderBackend`]). The configuration store being down does not
+/// make it unready: it keeps rewarding under the last rule set.
+pub async fn run(
+    config: RewarderConfig,
+    deps: RewarderDeps,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<()> {
+    let readiness = Backends::new(READY_TIMEOUT)
+        .with(Arc::new(RewardStoreBackend::new(deps.reward_store.clone())))
+        .with(Arc::new(RewarderBackend::new(deps.stats.clone())));
+    let stop_serving = shutdown.child_token();
+    let health = tokio::spawn(spend_runtime::serve_health(
+        "rewarder",
+        Arc::new(readiness),
+        listener,
+        stop_serving.clone(),
+    ));
+    let result = consume(config, deps, shutdown).await;
+    stop_serving.cancel();
+    let served = match health.await {
+        Ok(served) => served.map_err(RewarderError::Serve),
+        Err(e) => Err(RewarderError::Bug(format!(
+            "the health server panicked: {e}"
+        ))),
+    };
+    result.and(served)
+}
+
+/// How long `/readyz` waits for the reward store's answer.
+const READY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The rewarder's pipeline alone, without the health server (`spend dev` serves health once for
+/// every service; tests and the benchmark drive it directly). Runs until `shutdown` fires (then
+/// drains: the batch in hand is written and its offsets committed, within
+/// [`RewarderConfig::shutdown_grace`]) or until it fails for a reason retrying cannot fix.
 ///
 /// It consumes nothing before the first rule set is in force. The Kafka consumer is created here
 /// from `config`.
-pub async fn run(
+pub async fn consume(
     config: RewarderConfig,
     deps: RewarderDeps,
     shutdown: CancellationToken,

@@ -14,7 +14,7 @@ use spend_store::reward_store::{Overlay, PrefetchedLedger, RewardStore, RewardSt
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use crate::backoff::Backoff;
+use crate::backoff::{Backoff, Retry};
 use crate::batch::{decode, evaluate, Evaluated};
 use crate::error::{Result, RewarderError};
 use crate::metrics::metrics;
@@ -161,29 +161,34 @@ impl Worker {
         previous: Option<&Overlay>,
         claim: &Claim,
     ) -> Result<Option<PrefetchedLedger>> {
-        self.backoff.reset();
-        loop {
+        let m = metrics();
+        let mut retry = Retry::new(
+            &mut self.backoff,
+            &self.abort,
+            "reading the reward store",
+            &m.retry_prefetch,
+        );
+        let read = loop {
             let cache = missions.as_deref_mut();
             match read_batch(&*self.store, transactions, cache, previous).await {
                 Ok(prefetched) => return Ok(Some(prefetched)),
-                Err(RewardStoreError::Corrupt(detail)) => {
-                    self.book.abandon(claim);
-                    return Err(RewarderError::StoreCorrupt(detail));
-                }
-                Err(error) => {
-                    metrics().retry_prefetch.inc();
-                    let retry_in = self.backoff.next_delay();
-                    tracing::warn!(%error, ?retry_in, "reading the reward store failed; retrying");
-                    tokio::select! {
-                        _ = self.abort.cancelled() => {
-                            self.book.abandon(claim);
-                            return Ok(None);
-                        }
-                        _ = tokio::time::sleep(retry_in) => {}
+                Err(error) => match retry.again(error).await {
+                    Ok(true) => {}
+                    // The shutdown grace ran out: the batch's offsets stay.
+                    Ok(false) => break Ok(None),
+                    Err(RewardStoreError::Corrupt(detail)) => {
+                        break Err(RewarderError::StoreCorrupt(detail))
                     }
-                }
+                    Err(other) => {
+                        break Err(RewarderError::Bug(format!(
+                            "reading the reward store: {other}"
+                        )))
+                    }
+                },
             }
-        }
+        };
+        self.book.abandon(claim);
+        read
     }
 }
 

@@ -10,13 +10,13 @@
 //! exactly what was decided), and no later batch's offsets move until it is through.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use spend_store::reward_store::{RewardStore, RewardStoreError, StoredOutcome};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use crate::backoff::Backoff;
+use crate::backoff::{Backoff, Retry};
 use crate::batch::{Counts, DeadLetterMessage, Evaluated};
 use crate::dlq::DeadLetterSink;
 use crate::error::{Result, RewarderError};
@@ -107,21 +107,26 @@ impl Writer {
         if outcomes.is_empty() {
             return Ok(true);
         }
-        self.backoff.reset();
+        let m = metrics();
+        let mut retry = Retry::new(
+            &mut self.backoff,
+            &self.abort,
+            "writing outcomes",
+            &m.retry_apply,
+        );
         loop {
-            match self.store.apply(outcomes.clone()).await {
+            match self.store.apply(&outcomes).await {
                 Ok(_) => return Ok(true),
-                Err(RewardStoreError::Corrupt(detail)) => {
-                    return Err(RewarderError::StoreCorrupt(detail))
-                }
-                Err(error) => {
-                    metrics().retry_apply.inc();
-                    let retry_in = self.backoff.next_delay();
-                    tracing::warn!(%error, ?retry_in, "writing outcomes failed; retrying");
-                    if !sleep(&self.abort, retry_in).await {
-                        return Ok(false);
+                Err(error) => match retry.again(error).await {
+                    Ok(true) => {}
+                    Ok(false) => return Ok(false),
+                    Err(RewardStoreError::Corrupt(detail)) => {
+                        return Err(RewarderError::StoreCorrupt(detail))
                     }
-                }
+                    Err(other) => {
+                        return Err(RewarderError::Bug(format!("writing outcomes: {other}")))
+                    }
+                },
             }
         }
     }
@@ -176,34 +181,27 @@ impl Publisher {
     /// Publishes a batch's dead letters, re-sending those not acknowledged while the broker is
     /// in trouble. `false` when the shutdown grace ran out first.
     async fn publish(&mut self, mut messages: Vec<DeadLetterMessage>) -> bool {
-        self.backoff.reset();
+        let m = metrics();
+        let mut retry = Retry::new(
+            &mut self.backoff,
+            &self.abort,
+            "publishing dead letters",
+            &m.retry_dead_letter,
+        );
         while !messages.is_empty() {
             match self.dead_letters.deliver(messages).await {
                 Ok(()) => break,
                 Err((failed, error)) => {
-                    metrics().retry_dead_letter.inc();
-                    let retry_in = self.backoff.next_delay();
-                    tracing::warn!(
-                        %error,
-                        failed = failed.len(),
-                        ?retry_in,
-                        "publishing dead letters failed; retrying"
-                    );
+                    tracing::debug!(failed = failed.len(), "dead letters to send again");
                     messages = failed;
-                    if !sleep(&self.abort, retry_in).await {
+                    // Every delivery error may pass (the broker is in trouble): `Err` is
+                    // unreachable, and would stop like an abort.
+                    if !retry.again(error).await.unwrap_or(false) {
                         return false;
                     }
                 }
             }
         }
         true
-    }
-}
-
-/// Sleeps unless the shutdown grace runs out first (`false`).
-async fn sleep(abort: &CancellationToken, delay: Duration) -> bool {
-    tokio::select! {
-        _ = abort.cancelled() => false,
-        _ = tokio::time::sleep(delay) => true,
     }
 }

@@ -27,3 +27,14 @@ pub async fn serve(
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await
 }
+
+/// [`serve`] with no routes of its own: `/healthz`, `/readyz` and `/metrics` only (the rewarder,
+/// which has no API).
+pub async fn serve_health(
+    service: &str,
+    readiness: Arc<dyn Readiness>,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    serve(service, Router::new(), readiness, listener, shutdown).await
+}

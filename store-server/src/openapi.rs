@@ -1,15 +1,15 @@
 //! The OpenAPI 3.1 document of `spend store`'s routes, served at [`paths::OPENAPI`].
 //!
 //! Written as data, as the other services' documents are: the bodies are the wire format of
-//! [`crate::remote`], so there are no types to derive from. The operation descriptions summarise
+//! [`spend_store::remote`], so there are no types to derive from. The operation descriptions summarise
 //! that module's documentation, which stays the reference. A test checks that every route served
 //! is documented here and nothing else.
 
 use serde_json::{json, Map, Value};
 use spend_runtime::openapi::{add_meta_paths, error_response, schema_ref};
 
-use super::{paths, CONTENT_TYPE, MAX_BODY_BYTES};
-use crate::reward_store::MAX_PAGE;
+use spend_store::remote::{paths, CONTENT_TYPE, MAX_BODY_BYTES};
+use spend_store::reward_store::MAX_PAGE;
 
 /// The document.
 pub fn document() -> Value {

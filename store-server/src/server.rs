@@ -1,9 +1,10 @@
-//! The server half: [`router`] serves any [`RewardStore`] on the routes of [`super::paths`], and
+//! The server half: [`router`] serves any [`RewardStore`] on the routes of [`spend_store::remote::paths`], and
 //! [`openapi_router`] their OpenAPI document.
 //!
 //! A handler decodes its body (a bad one is a 400 naming what is wrong, never a panic, never a
 //! 500), makes one store call, and encodes the answer. Only the store's own
-//! [`RewardStoreError::Corrupt`] is a 500.
+//! [`spend_store::reward_store::RewardStoreError::Corrupt`] is a 500; every store error answers as
+//! [`spend_store::api_error`] maps it.
 
 use std::sync::Arc;
 
@@ -13,12 +14,14 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde_json::{json, Value};
 use spend_runtime::ApiError;
 
-use super::wire::{self, WireError};
-use super::{codes, openapi, paths, CONTENT_TYPE, MAX_BODY_BYTES};
-use crate::reward_store::{Cursor, CursorError, RewardStore, RewardStoreError};
+use spend_store::api_error::{code, codes, cursor_error};
+use spend_store::remote::wire::{self, WireError};
+use spend_store::remote::{paths, CONTENT_TYPE, MAX_BODY_BYTES};
+use spend_store::reward_store::{Cursor, RewardStore};
+
+use crate::openapi;
 
 type Store = Arc<dyn RewardStore>;
 
@@ -47,7 +50,7 @@ pub fn openapi_router() -> Router {
 
 async fn apply(State(store): State<Store>, WireBody(body): WireBody) -> Result<Response, ApiError> {
     let batch = wire::decode_apply(&body).map_err(bad_body)?;
-    let applied = store.apply(batch).await.map_err(store_error)?;
+    let applied = store.apply(&batch).await?;
     Ok(octets(wire::encode_applied(applied)))
 }
 
@@ -56,7 +59,7 @@ async fn prefetch(
     WireBody(body): WireBody,
 ) -> Result<Response, ApiError> {
     let txs = wire::decode_prefetch(&body).map_err(bad_body)?;
-    let ledger = store.prefetch(&txs).await.map_err(store_error)?;
+    let ledger = store.prefetch(&txs).await?;
     Ok(octets(wire::encode_ledger(&ledger)))
 }
 
@@ -65,7 +68,7 @@ async fn get_outcome(
     WireBody(body): WireBody,
 ) -> Result<Response, ApiError> {
     let id = wire::decode_id(&body).map_err(bad_body)?;
-    let found = store.get(id).await.map_err(store_error)?;
+    let found = store.get(id).await?;
     Ok(octets(wire::encode_found(found.as_ref())))
 }
 
@@ -78,10 +81,7 @@ async fn history(
         Some(text) => Some(Cursor::decode(text, req.card).map_err(cursor_error)?),
         None => None,
     };
-    let page = store
-        .history(req.card, req.range, req.limit, after)
-        .await
-        .map_err(store_error)?;
+    let page = store.history(req.card, req.range, req.limit, after).await?;
     Ok(octets(wire::encode_page(&page)))
 }
 
@@ -90,7 +90,7 @@ async fn summary(
     WireBody(body): WireBody,
 ) -> Result<Response, ApiError> {
     let (card, range) = wire::decode_summary_request(&body).map_err(bad_body)?;
-    let summary = store.summary(card, range).await.map_err(store_error)?;
+    let summary = store.summary(card, range).await?;
     Ok(octets(wire::encode_summary(&summary)))
 }
 
@@ -99,12 +99,12 @@ async fn missions(
     WireBody(body): WireBody,
 ) -> Result<Response, ApiError> {
     let cards = wire::decode_cards(&body).map_err(bad_body)?;
-    let missions = store.missions(&cards).await.map_err(store_error)?;
+    let missions = store.missions(&cards).await?;
     Ok(octets(wire::encode_missions(&missions)))
 }
 
 async fn ping(State(store): State<Store>) -> Result<StatusCode, ApiError> {
-    store.ping().await.map_err(store_error)?;
+    store.ping().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -151,38 +151,6 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
     )
 }
 
-fn code(code: &str) -> Vec<Value> {
-    vec![json!({ "code": code })]
-}
-
 fn bad_body(e: WireError) -> ApiError {
     ApiError::bad_request(format!("bad request body: {e}")).with_details(code(codes::BAD_BODY))
-}
-
-fn cursor_error(e: CursorError) -> ApiError {
-    let mut detail = json!({ "code": codes::INVALID_CURSOR });
-    match e {
-        CursorError::Malformed => detail["reason"] = json!("malformed"),
-        CursorError::OtherCard => detail["reason"] = json!("other_card"),
-        CursorError::UnsupportedVersion(v) => {
-            detail["reason"] = json!("unsupported_version");
-            detail["version"] = json!(v);
-        }
-    }
-    ApiError::bad_request(e.to_string()).with_details(vec![detail])
-}
-
-fn store_error(e: RewardStoreError) -> ApiError {
-    match e {
-        RewardStoreError::Unavailable(_) => ApiError::unavailable("reward store unavailable", &e)
-            .with_details(code(codes::UNAVAILABLE)),
-        // Never the client's doing: the one 500. The detail goes to the log.
-        RewardStoreError::Corrupt(_) => ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "reward store data is corrupt",
-        )
-        .with_cause(&e)
-        .with_details(code(codes::CORRUPT)),
-        RewardStoreError::InvalidCursor(c) => cursor_error(c),
-    }
 }

@@ -3,7 +3,7 @@
 //! **Why it exists.** The embedded store ([`crate::reward_embedded`]) is a fjall database, and
 //! fjall admits one process per directory (its lock file). A deployment without ScyllaDB that
 //! still runs the rewarders and the informer as separate processes needs one process to own the
-//! directory and the others to reach it: `spend store` serves [`router`] over an embedded store,
+//! directory and the others to reach it: `spend store` serves `spend_store_server::router` over an embedded store,
 //! and the rewarders (writers, possibly several) and the informer (reader) use
 //! [`RemoteRewardStore`] in its place. The store's rules (first reward wins, a reversal counts
 //! once) are the embedded store's own, enforced where the data is; every call stays idempotent,
@@ -12,7 +12,7 @@
 //!
 //! **Transport.** Plain HTTP/1.1 — no TLS is compiled in, so it belongs on a private network or
 //! loopback — with a bearer token on every call. This crate does no auth: the binary wraps
-//! [`router`] in `spend_runtime::require_role(auth, Role::Service)`, and the client sends the
+//! the router in `spend_runtime::require_role(auth, Role::Service)`, and the client sends the
 //! token it is given.
 //!
 //! **Routes** (request and answer bodies `application/octet-stream`):
@@ -27,7 +27,7 @@
 //! | `POST /v1/store/missions` | u32 n · n × card id (16) | u32 n · n × mission state |
 //! | `GET /v1/store/ping` | — | 204 when the store answers |
 //!
-//! [`openapi_router`] serves their OpenAPI document ([`openapi::document`]) at [`paths::OPENAPI`],
+//! `spend_store_server::openapi_router` serves their OpenAPI document at [`paths::OPENAPI`],
 //! without auth: it describes the API, not the rewards.
 //!
 //! Every body starts with the wire format version, `1` — except an apply request whose outcomes
@@ -71,12 +71,9 @@
 //! writing on top of bad data.
 
 mod client;
-pub mod openapi;
-mod server;
-mod wire;
+pub mod wire;
 
 pub use client::{RemoteError, RemoteOptions, RemoteRewardStore};
-pub use server::{openapi_router, router};
 
 /// The largest request body the server reads (and answer the client reads); past it, 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
@@ -90,7 +87,7 @@ pub mod paths {
     pub const SUMMARY: &str = "/v1/store/summary";
     pub const MISSIONS: &str = "/v1/store/missions";
     pub const PING: &str = "/v1/store/ping";
-    /// The OpenAPI document of these routes (served by [`super::openapi_router`], not `router`).
+    /// The OpenAPI document of these routes (served by `spend_store_server::openapi_router`, not `router`).
     pub const OPENAPI: &str = "/v1/openapi/store.json";
 }
 
@@ -98,10 +95,4 @@ pub mod paths {
 pub const CONTENT_TYPE: &str = "application/octet-stream";
 
 /// The `code` of each error answer (in its `details`).
-pub(crate) mod codes {
-    pub(crate) const BAD_BODY: &str = "bad_body";
-    pub(crate) const INVALID_CURSOR: &str = "invalid_cursor";
-    pub(crate) const TOO_LARGE: &str = "too_large";
-    pub(crate) const UNAVAILABLE: &str = "unavailable";
-    pub(crate) const CORRUPT: &str = "corrupt";
-}
+pub use crate::api_error::codes;

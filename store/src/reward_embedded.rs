@@ -432,10 +432,12 @@ fn card_summary(inner: &Inner, card: CardId, range: DateRange) -> Result<Summary
 
 #[async_trait]
 impl RewardStore for EmbeddedRewardStore {
-    async fn apply(&self, batch: Vec<StoredOutcome>) -> Result<Applied> {
+    async fn apply(&self, batch: &[StoredOutcome]) -> Result<Applied> {
         if batch.is_empty() {
             return Ok(Applied::default());
         }
+        // The write runs on a blocking thread, which needs the batch for itself.
+        let batch = batch.to_vec();
         self.blocking(move |inner| apply_batch(inner, &batch)).await
     }
 

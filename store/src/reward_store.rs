@@ -289,7 +289,7 @@ pub trait RewardStore: Send + Sync + 'static {
     /// the same id in the batch is offered after the earlier one). A reversal's outcome and its
     /// original's `S` change together. Idempotent: applying the same batch again changes nothing.
     /// On error, some of the batch may be stored; applying it again completes it.
-    async fn apply(&self, batch: Vec<StoredOutcome>) -> Result<Applied>;
+    async fn apply(&self, batch: &[StoredOutcome]) -> Result<Applied>;
 
     /// What evaluation may ask about `txs`: the prior outcome of every id, and every original a
     /// reversal names (a rewarded purchase, with its `S`). Wrap it in a [`BatchLedger`] to evaluate

@@ -198,8 +198,8 @@ impl ScyllaRewardStore {
 
 #[async_trait]
 impl RewardStore for ScyllaRewardStore {
-    async fn apply(&self, batch: Vec<StoredOutcome>) -> Result<Applied> {
-        let folded = fold_batch(batch);
+    async fn apply(&self, batch: &[StoredOutcome]) -> Result<Applied> {
+        let folded = fold_batch(batch.to_vec());
         // Indices, not references: the stream's closure must not take a borrowed argument.
         let folded = &folded;
         // Ids race each other freely, those of one card too: the states they move are written at

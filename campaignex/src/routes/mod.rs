@@ -18,6 +18,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::Value;
 use spend_runtime::{require_role, ApiError, ApiJson, Role};
+use spend_store::api_error::within;
 use spend_store::config_store::{ConfigStore, Resource, StoreError};
 
 use crate::{metrics, openapi, CampaignexConfig, CampaignexDeps};
@@ -40,33 +41,17 @@ impl AppState {
         &self,
         fut: impl Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
-        match tokio::time::timeout(self.store_timeout, fut).await {
-            Ok(r) => r,
-            Err(_) => Err(StoreError::Unavailable(format!(
-                "no answer within {:?}",
-                self.store_timeout
-            ))),
-        }
+        within(self.store_timeout, fut).await
     }
 }
 
-/// A store error no handler has a more specific answer for.
+/// A store error no handler has a more specific answer for: the one mapping
+/// ([`spend_store::api_error`]), counted when the store was unavailable.
 fn store_error(e: StoreError) -> ApiError {
-    match e {
-        StoreError::Unavailable(_) => {
-            metrics::store_unavailable();
-            ApiError::unavailable("configuration store unavailable", e)
-        }
-        StoreError::Rejected(ref why) => ApiError::unprocessable(
-            "the configuration store refused the write",
-            vec![ApiError::field_detail("", why.clone())],
-        ),
-        // Neither comes from what a client sent: a precondition a handler did not expect, a
-        // compaction (no handler watches), or data that cannot be read back.
-        StoreError::PreconditionFailed(_) | StoreError::Compacted(_) | StoreError::Corrupt(_) => {
-            ApiError::internal(e)
-        }
+    if e.is_retryable() {
+        metrics::store_unavailable();
     }
+    ApiError::from(e)
 }
 
 pub(crate) fn router(config: &CampaignexConfig, deps: CampaignexDeps) -> Router {

@@ -282,12 +282,12 @@ impl ErrorAnswer {
 
 #[async_trait]
 impl RewardStore for RemoteRewardStore {
-    async fn apply(&self, batch: Vec<StoredOutcome>) -> Result<Applied> {
+    async fn apply(&self, batch: &[StoredOutcome]) -> Result<Applied> {
         if batch.is_empty() {
             return Ok(Applied::default());
         }
         let answer = self
-            .call(paths::APPLY, Some(wire::encode_apply(&batch)))
+            .call(paths::APPLY, Some(wire::encode_apply(batch)))
             .await?;
         wire::decode_applied(&answer).map_err(|e| self.undecodable(paths::APPLY, e))
     }

@@ -14,7 +14,7 @@ use spend_domain::eval::DeadLetterReason;
 use spend_domain::ledger::{OriginalPurchase, Prior};
 use spend_domain::{Amount, CardId, CurrencyCode, RecordId, Transaction, Unit};
 
-pub(crate) use self::missions::{
+pub use self::missions::{
     decode_apply, decode_cards, decode_missions, encode_apply, encode_cards, encode_missions,
 };
 use self::reader::Reader;
@@ -24,7 +24,7 @@ use crate::reward_store::{
 };
 
 /// The first byte of every body.
-pub(crate) const VERSION: u8 = 1;
+pub const VERSION: u8 = 1;
 
 const PRIOR_REWARDED: u8 = 1;
 const PRIOR_DEAD_LETTER: u8 = 2;
@@ -41,7 +41,7 @@ const MAX_CURSOR_TEXT: usize = 64;
 /// [`RewardStoreError::Corrupt`].
 #[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]
 #[error("{0}")]
-pub(crate) struct WireError(String);
+pub struct WireError(String);
 
 impl WireError {
     pub(crate) fn new(what: impl Into<String>) -> Self {
@@ -56,11 +56,11 @@ fn bad(what: impl Into<String>) -> WireError {
 /// A history request as it travels; the cursor stays text until the server reads it for the
 /// card, so a bad cursor is told apart from a bad body.
 #[derive(Clone, PartialEq, Eq, Debug)]
-pub(crate) struct HistoryRequest {
-    pub(crate) card: CardId,
-    pub(crate) range: DateRange,
-    pub(crate) limit: u32,
-    pub(crate) cursor: Option<String>,
+pub struct HistoryRequest {
+    pub card: CardId,
+    pub range: DateRange,
+    pub limit: u32,
+    pub cursor: Option<String>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -68,7 +68,7 @@ pub(crate) struct HistoryRequest {
 
 /// Each transaction travels as a dead-letter outcome (the codec's transaction part; the status
 /// and the time mean nothing here), so the server re-validates every field the same way.
-pub(crate) fn encode_prefetch(txs: &[Transaction]) -> Vec<u8> {
+pub fn encode_prefetch(txs: &[Transaction]) -> Vec<u8> {
     let mut b = start(8 + txs.len() * 224);
     put_count(&mut b, txs.len());
     for tx in txs {
@@ -84,7 +84,7 @@ pub(crate) fn encode_prefetch(txs: &[Transaction]) -> Vec<u8> {
     b
 }
 
-pub(crate) fn decode_prefetch(b: &[u8]) -> Result<Vec<Transaction>, WireError> {
+pub fn decode_prefetch(b: &[u8]) -> Result<Vec<Transaction>, WireError> {
     let mut r = Reader::open(b)?;
     let txs = r
         .outcomes("transaction")?
@@ -95,20 +95,20 @@ pub(crate) fn decode_prefetch(b: &[u8]) -> Result<Vec<Transaction>, WireError> {
     Ok(txs)
 }
 
-pub(crate) fn encode_id(id: RecordId) -> Vec<u8> {
+pub fn encode_id(id: RecordId) -> Vec<u8> {
     let mut b = start(17);
     b.extend_from_slice(id.0.as_bytes());
     b
 }
 
-pub(crate) fn decode_id(b: &[u8]) -> Result<RecordId, WireError> {
+pub fn decode_id(b: &[u8]) -> Result<RecordId, WireError> {
     let mut r = Reader::open(b)?;
     let id = RecordId(r.uuid("record id")?);
     r.finish()?;
     Ok(id)
 }
 
-pub(crate) fn encode_history(req: &HistoryRequest) -> Vec<u8> {
+pub fn encode_history(req: &HistoryRequest) -> Vec<u8> {
     let mut b = start(64 + MAX_CURSOR_TEXT);
     b.extend_from_slice(req.card.0.as_bytes());
     put_range(&mut b, req.range);
@@ -117,7 +117,7 @@ pub(crate) fn encode_history(req: &HistoryRequest) -> Vec<u8> {
     b
 }
 
-pub(crate) fn decode_history(b: &[u8]) -> Result<HistoryRequest, WireError> {
+pub fn decode_history(b: &[u8]) -> Result<HistoryRequest, WireError> {
     let mut r = Reader::open(b)?;
     let card = CardId(r.uuid("card id")?);
     let range = r.range()?;
@@ -132,14 +132,14 @@ pub(crate) fn decode_history(b: &[u8]) -> Result<HistoryRequest, WireError> {
     })
 }
 
-pub(crate) fn encode_summary_request(card: CardId, range: DateRange) -> Vec<u8> {
+pub fn encode_summary_request(card: CardId, range: DateRange) -> Vec<u8> {
     let mut b = start(32);
     b.extend_from_slice(card.0.as_bytes());
     put_range(&mut b, range);
     b
 }
 
-pub(crate) fn decode_summary_request(b: &[u8]) -> Result<(CardId, DateRange), WireError> {
+pub fn decode_summary_request(b: &[u8]) -> Result<(CardId, DateRange), WireError> {
     let mut r = Reader::open(b)?;
     let card = CardId(r.uuid("card id")?);
     let range = r.range()?;
@@ -150,7 +150,7 @@ pub(crate) fn decode_summary_request(b: &[u8]) -> Result<(CardId, DateRange), Wi
 // ---------------------------------------------------------------------------------------------
 // Answers
 
-pub(crate) fn encode_applied(applied: Applied) -> Vec<u8> {
+pub fn encode_applied(applied: Applied) -> Vec<u8> {
     let mut b = start(17);
     for n in [applied.written, applied.unchanged] {
         b.extend_from_slice(&(n as u64).to_be_bytes());
@@ -158,7 +158,7 @@ pub(crate) fn encode_applied(applied: Applied) -> Vec<u8> {
     b
 }
 
-pub(crate) fn decode_applied(b: &[u8]) -> Result<Applied, WireError> {
+pub fn decode_applied(b: &[u8]) -> Result<Applied, WireError> {
     let mut r = Reader::open(b)?;
     let written = r.usize("written")?;
     let unchanged = r.usize("unchanged")?;
@@ -166,7 +166,7 @@ pub(crate) fn decode_applied(b: &[u8]) -> Result<Applied, WireError> {
     Ok(Applied { written, unchanged })
 }
 
-pub(crate) fn encode_ledger(ledger: &PrefetchedLedger) -> Vec<u8> {
+pub fn encode_ledger(ledger: &PrefetchedLedger) -> Vec<u8> {
     let priors = ledger.priors();
     let originals = ledger.originals();
     let mut b = start(9 + priors.len() * 17 + originals.len() * ORIGINAL_LEN);
@@ -191,7 +191,7 @@ pub(crate) fn encode_ledger(ledger: &PrefetchedLedger) -> Vec<u8> {
     b
 }
 
-pub(crate) fn decode_ledger(b: &[u8]) -> Result<PrefetchedLedger, WireError> {
+pub fn decode_ledger(b: &[u8]) -> Result<PrefetchedLedger, WireError> {
     let mut r = Reader::open(b)?;
     let mut ledger = PrefetchedLedger::new();
     let priors = r.count("prior", 17)?;
@@ -233,7 +233,7 @@ pub(crate) fn decode_ledger(b: &[u8]) -> Result<PrefetchedLedger, WireError> {
     Ok(ledger)
 }
 
-pub(crate) fn encode_found(found: Option<&StoredOutcome>) -> Vec<u8> {
+pub fn encode_found(found: Option<&StoredOutcome>) -> Vec<u8> {
     let mut b = start(256);
     match found {
         None => b.push(0),
@@ -245,7 +245,7 @@ pub(crate) fn encode_found(found: Option<&StoredOutcome>) -> Vec<u8> {
     b
 }
 
-pub(crate) fn decode_found(b: &[u8]) -> Result<Option<StoredOutcome>, WireError> {
+pub fn decode_found(b: &[u8]) -> Result<Option<StoredOutcome>, WireError> {
     let mut r = Reader::open(b)?;
     let found = match r.u8("presence")? {
         0 => None,
@@ -256,7 +256,7 @@ pub(crate) fn decode_found(b: &[u8]) -> Result<Option<StoredOutcome>, WireError>
     Ok(found)
 }
 
-pub(crate) fn encode_page(page: &Page) -> Vec<u8> {
+pub fn encode_page(page: &Page) -> Vec<u8> {
     let mut b = start(8 + page.items.len() * 256);
     put_count(&mut b, page.items.len());
     for o in &page.items {
@@ -268,7 +268,7 @@ pub(crate) fn encode_page(page: &Page) -> Vec<u8> {
 }
 
 /// Reads a page of `card`'s history; its next cursor must be one of that card's.
-pub(crate) fn decode_page(b: &[u8], card: CardId) -> Result<Page, WireError> {
+pub fn decode_page(b: &[u8], card: CardId) -> Result<Page, WireError> {
     let mut r = Reader::open(b)?;
     let items = r.outcomes("item")?;
     let next_cursor = match r.cursor()? {
@@ -281,7 +281,7 @@ pub(crate) fn decode_page(b: &[u8], card: CardId) -> Result<Page, WireError> {
     Ok(Page { items, next_cursor })
 }
 
-pub(crate) fn encode_summary(summary: &Summary) -> Vec<u8> {
+pub fn encode_summary(summary: &Summary) -> Vec<u8> {
     let mut b = start(10 + summary.totals.len() * 17);
     b.extend_from_slice(&summary.count.to_be_bytes());
     // At most one total per unit, so the count fits a byte.
@@ -293,7 +293,7 @@ pub(crate) fn encode_summary(summary: &Summary) -> Vec<u8> {
     b
 }
 
-pub(crate) fn decode_summary(b: &[u8]) -> Result<Summary, WireError> {
+pub fn decode_summary(b: &[u8]) -> Result<Summary, WireError> {
     let mut r = Reader::open(b)?;
     let count = u64::from_be_bytes(r.array("count")?);
     let n = r.u8("number of totals")?;

@@ -32,7 +32,7 @@ const MIN_MISSION: usize = 1 + 16 + 16 + 4 + 1 + 4 + 16 + 1 + 4 + 4 + 16 + 4 + 4
 /// The smallest mission write: its state's length and the payout flag.
 const MIN_WRITE: usize = 4 + MIN_MISSION + 1;
 
-pub(crate) fn encode_apply(batch: &[StoredOutcome]) -> Vec<u8> {
+pub fn encode_apply(batch: &[StoredOutcome]) -> Vec<u8> {
     let with_missions = batch
         .iter()
         .any(|o| !o.missions.is_empty() || o.is_payout());
@@ -64,7 +64,7 @@ fn put_writes(b: &mut Vec<u8>, writes: &[MissionWrite]) {
     }
 }
 
-pub(crate) fn decode_apply(b: &[u8]) -> Result<Vec<StoredOutcome>, WireError> {
+pub fn decode_apply(b: &[u8]) -> Result<Vec<StoredOutcome>, WireError> {
     let (mut r, version) = Reader::open_up_to(b, APPLY_WITH_MISSIONS)?;
     if version == VERSION {
         let outcomes = r.outcomes("outcome")?;
@@ -112,7 +112,7 @@ fn mission(r: &mut Reader<'_>, what: &str) -> Result<StoredMission, WireError> {
     decode_mission(bytes).map_err(|e| bad(format!("{what}: {}", codec_message(e))))
 }
 
-pub(crate) fn encode_cards(cards: &[CardId]) -> Vec<u8> {
+pub fn encode_cards(cards: &[CardId]) -> Vec<u8> {
     let mut b = start(5 + cards.len() * 16);
     put_count(&mut b, cards.len());
     for card in cards {
@@ -121,7 +121,7 @@ pub(crate) fn encode_cards(cards: &[CardId]) -> Vec<u8> {
     b
 }
 
-pub(crate) fn decode_cards(b: &[u8]) -> Result<Vec<CardId>, WireError> {
+pub fn decode_cards(b: &[u8]) -> Result<Vec<CardId>, WireError> {
     let mut r = Reader::open(b)?;
     let n = r.count("card", 16)?;
     let mut cards = Vec::with_capacity(n);
@@ -132,7 +132,7 @@ pub(crate) fn decode_cards(b: &[u8]) -> Result<Vec<CardId>, WireError> {
     Ok(cards)
 }
 
-pub(crate) fn encode_missions(missions: &[StoredMission]) -> Vec<u8> {
+pub fn encode_missions(missions: &[StoredMission]) -> Vec<u8> {
     let mut b = start(5 + missions.len() * 256);
     put_count(&mut b, missions.len());
     for m in missions {
@@ -141,7 +141,7 @@ pub(crate) fn encode_missions(missions: &[StoredMission]) -> Vec<u8> {
     b
 }
 
-pub(crate) fn decode_missions(b: &[u8]) -> Result<Vec<StoredMission>, WireError> {
+pub fn decode_missions(b: &[u8]) -> Result<Vec<StoredMission>, WireError> {
     let mut r = Reader::open(b)?;
     let n = r.count("mission state", 4 + MIN_MISSION)?;
     let mut out = Vec::with_capacity(n);
