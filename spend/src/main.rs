@@ -6,19 +6,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-mod bench_informer;
-mod bench_pipeline;
+mod bench;
 mod child;
-mod dev;
-mod eval;
-mod gen;
-mod ingest_cmds;
-mod rewarder_cmds;
-mod service_cmds;
-mod store_cmd;
+mod cmd;
 mod telemetry;
-mod token_cmd;
-mod web_cmd;
+
+use cmd::{dev, eval, gen, ingest, rewarder, services, store, token, web};
 
 /// mimalloc: the ingest and reward paths allocate many small strings per row; measured at
 /// 3.2-3.7 s of ingestor CPU per million rows against ~4.5 s with the system allocator.
@@ -47,41 +40,41 @@ enum Command {
     /// Writes a realistic synthetic transactions CSV to stdout; the same file for the same seed.
     Gen(gen::GenArgs),
     /// Runs the ingestor service against real Kafka (and S3), configured by flags and `SPEND_*`.
-    Ingestor(ingest_cmds::IngestorArgs),
+    Ingestor(ingest::IngestorArgs),
     /// Uploads a transactions CSV to an ingestor with a progress bar; prints the batch summary.
-    Upload(ingest_cmds::UploadArgs),
+    Upload(ingest::UploadArgs),
     /// Ingest throughput: a `spend gen` file through HTTP into Kafka, against a bare producer.
-    BenchIngest(ingest_cmds::BenchIngestArgs),
+    BenchIngest(bench::ingest::BenchIngestArgs),
     /// Runs the rewards read API against ScyllaDB (or an embedded store), configured by flags
     /// and `SPEND_*`.
-    Informer(service_cmds::InformerArgs),
+    Informer(services::InformerArgs),
     /// Runs the configuration API against etcd (or an embedded store), configured by flags and
     /// `SPEND_*`.
-    Campaignex(service_cmds::CampaignexArgs),
+    Campaignex(services::CampaignexArgs),
     /// Serves the embedded reward store of one data directory over HTTP, so that separate
     /// rewarder and informer processes share it (`--reward-store-url`).
-    Store(store_cmd::StoreArgs),
+    Store(store::StoreArgs),
     /// Prints a bearer token that services started with the same key configuration accept.
-    Token(token_cmd::TokenArgs),
+    Token(token::TokenArgs),
     /// Read-API load test: fills an embedded store, serves the informer on loopback, drives it
     /// with oha.
-    BenchInformer(bench_informer::BenchInformerArgs),
+    BenchInformer(bench::informer::BenchInformerArgs),
     /// Runs the rewarder against real Kafka, etcd and ScyllaDB (or embedded stores in a data
     /// directory), configured by flags and `SPEND_*`.
-    Rewarder(rewarder_cmds::RewarderArgs),
+    Rewarder(rewarder::RewarderArgs),
     /// Re-publishes dead letters (all, or by reason) to the transactions topic for processing anew.
-    ReplayDlq(rewarder_cmds::ReplayDlqArgs),
+    ReplayDlq(rewarder::ReplayDlqArgs),
     /// Rewarder throughput: generated records already on a topic, consumed, evaluated and written
     /// to the embedded store, against a bare consumer of the same settings.
-    BenchRewarder(rewarder_cmds::BenchRewarderArgs),
+    BenchRewarder(bench::rewarder::BenchRewarderArgs),
     /// Installs the reward store's ScyllaDB schema (keyspace without tablets, tables) and exits:
     /// run once per deployment (the Helm chart's Job), not by every replica.
-    ScyllaSchema(rewarder_cmds::ScyllaSchemaArgs),
+    ScyllaSchema(rewarder::ScyllaSchemaArgs),
     /// The web dashboard in front of the public API (distributed mode; `spend dev` serves it too).
-    Web(web_cmd::WebArgs),
+    Web(web::WebArgs),
     /// End-to-end throughput: a `spend gen` file uploaded to `spend dev` (a child process) until
     /// every outcome is queryable; reports rows/s and peak memory.
-    BenchPipeline(bench_pipeline::BenchPipelineArgs),
+    BenchPipeline(bench::pipeline::BenchPipelineArgs),
 }
 
 fn main() -> ExitCode {
@@ -99,20 +92,20 @@ fn main() -> ExitCode {
                 .and_then(|()| stdout.flush())
                 .map_err(anyhow::Error::from)
         }
-        Command::Ingestor(args) => ingest_cmds::ingestor(args),
-        Command::Upload(args) => ingest_cmds::upload(args),
-        Command::BenchIngest(args) => ingest_cmds::bench_ingest(args),
-        Command::Informer(args) => service_cmds::informer(args),
-        Command::Campaignex(args) => service_cmds::campaignex(args),
-        Command::Store(args) => store_cmd::run(args),
-        Command::Token(args) => token_cmd::run(&args, &mut std::io::stdout().lock()),
-        Command::BenchInformer(args) => bench_informer::run(args),
-        Command::Rewarder(args) => rewarder_cmds::rewarder(args),
-        Command::ReplayDlq(args) => rewarder_cmds::replay_dlq(args),
-        Command::BenchRewarder(args) => rewarder_cmds::bench_rewarder(args),
-        Command::ScyllaSchema(args) => rewarder_cmds::scylla_schema(args),
-        Command::BenchPipeline(args) => bench_pipeline::run(args),
-        Command::Web(args) => web_cmd::web(args),
+        Command::Ingestor(args) => ingest::ingestor(args),
+        Command::Upload(args) => ingest::upload(args),
+        Command::BenchIngest(args) => bench::ingest::bench_ingest(args),
+        Command::Informer(args) => services::informer(args),
+        Command::Campaignex(args) => services::campaignex(args),
+        Command::Store(args) => store::run(args),
+        Command::Token(args) => token::run(&args, &mut std::io::stdout().lock()),
+        Command::BenchInformer(args) => bench::informer::run(args),
+        Command::Rewarder(args) => rewarder::rewarder(args),
+        Command::ReplayDlq(args) => rewarder::replay_dlq(args),
+        Command::BenchRewarder(args) => bench::rewarder::bench_rewarder(args),
+        Command::ScyllaSchema(args) => rewarder::scylla_schema(args),
+        Command::BenchPipeline(args) => bench::pipeline::run(args),
+        Command::Web(args) => web::web(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -217,7 +217,7 @@ async fn fill(
         let batch = (i..end)
             .map(|n| outcome(n, cards, first, at))
             .collect::<anyhow::Result<Vec<_>>>()?;
-        store.apply(batch).await.context("store a batch")?;
+        store.apply(&batch).await.context("store a batch")?;
         i = end;
         if i % 100_000 == 0 || i == outcomes {
             eprintln!(

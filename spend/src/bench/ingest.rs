@@ -16,10 +16,9 @@ use spend_kafka::KafkaArgs;
 use spend_runtime::jwt::{JwtMinter, JwtSecret, TokenSpec};
 use spend_runtime::Role;
 
-use super::upload::upload_file;
-use super::PublishArgs;
 use crate::child::{cpu_time, free_port, ChildService};
-use crate::gen::{self, GenArgs};
+use crate::cmd::gen::{self, GenArgs};
+use crate::cmd::ingest::{upload_file, PublishArgs};
 use crate::telemetry;
 
 /// `spend bench-ingest`.

@@ -42,8 +42,8 @@ use self::ids::{all_ids, last_id_of_each_card};
 use self::queries::{lookup_all, metric, records_written};
 use self::report::report;
 use crate::child::{free_port, ChildService};
-use crate::gen::{self, GenArgs};
-use crate::ingest_cmds::upload_file;
+use crate::cmd::gen::{self, GenArgs};
+use crate::cmd::ingest::upload_file;
 
 /// Benchmarks the pipeline: rows uploaded to `spend dev` until every outcome is queryable.
 #[derive(clap::Args, Debug)]

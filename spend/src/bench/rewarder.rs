@@ -21,7 +21,7 @@ use spend_store::reward_store::RewardStore;
 use tokio_util::sync::CancellationToken;
 
 use crate::child::cpu_time;
-use crate::gen::{self, GenArgs};
+use crate::cmd::gen::{self, GenArgs};
 
 /// `spend bench-rewarder`.
 #[derive(clap::Args, Debug)]
@@ -66,7 +66,7 @@ pub(crate) struct BenchRewarderArgs {
         value_name = "TOKEN",
         hide_env_values = true
     )]
-    reward_store_token: Option<super::Token>,
+    reward_store_token: Option<crate::cmd::rewarder::Token>,
     #[command(flatten)]
     kafka: KafkaArgs,
 }
@@ -75,7 +75,7 @@ pub(crate) struct BenchRewarderArgs {
 /// rewarder over the same topic.
 pub(crate) fn bench_rewarder(args: BenchRewarderArgs) -> anyhow::Result<()> {
     crate::telemetry::init(crate::telemetry::Format::Pretty);
-    let config = crate::eval::load_configs(&args.configs)?;
+    let config = crate::cmd::eval::load_configs(&args.configs)?;
     let runtime = tokio::runtime::Runtime::new().context("start the tokio runtime")?;
     let fresh_dir = args.data_dir.is_none();
     let dir = args.data_dir.clone().unwrap_or_else(|| {
@@ -202,7 +202,7 @@ async fn bench(
     let shutdown = CancellationToken::new();
     let started = Instant::now();
     let cpu_before = cpu_time("self");
-    let task = tokio::spawn(spend_rewarder::run(settings, deps, shutdown.clone()));
+    let task = tokio::spawn(spend_rewarder::consume(settings, deps, shutdown.clone()));
     while stats.records() < n {
         if task.is_finished() {
             break;

@@ -100,7 +100,7 @@ async fn serve(args: &DevArgs, bootstrap: String) -> anyhow::Result<()> {
     // The rewarder: its own token, cancelled once the ingestor has stopped.
     let rewarder_stop = CancellationToken::new();
     let stats = Stats::default();
-    let rewarder = tokio::spawn(spend_rewarder::run(
+    let rewarder = tokio::spawn(spend_rewarder::consume(
         dev_rewarder_config(&kafka),
         RewarderDeps {
             config_store: config_store.clone(),

@@ -6,7 +6,6 @@
 //! Only argument parsing and wiring live here; the service and the baseline producer are
 //! `spend-ingestor`'s.
 
-mod bench;
 mod ingestor;
 mod upload;
 
@@ -15,7 +14,6 @@ use std::time::Duration;
 use spend_ingestor::{KafkaSettings, TopicSpec};
 use spend_kafka::KafkaArgs;
 
-pub(crate) use bench::{bench_ingest, BenchIngestArgs};
 pub(crate) use ingestor::{ingestor, IngestorArgs};
 pub(crate) use upload::{upload, upload_file, UploadArgs};
 
@@ -43,44 +41,44 @@ pub(crate) fn refuse_renamed_variables() -> anyhow::Result<()> {
 pub(crate) struct PublishArgs {
     /// The topic transactions are published to (the rewarders read the same variable).
     #[arg(long = "topic", env = "SPEND_TOPIC", default_value = "transactions")]
-    topic: String,
+    pub(crate) topic: String,
     /// Partitions of the topic when the ingestor creates it (it never changes an existing one).
     #[arg(long = "partitions", env = "SPEND_PARTITIONS", default_value_t = 12)]
-    partitions: i32,
+    pub(crate) partitions: i32,
     /// Replication factor of the topic when the ingestor creates it (default: the broker's).
     #[arg(long = "replication", env = "SPEND_INGEST_REPLICATION")]
-    replication: Option<i32>,
+    pub(crate) replication: Option<i32>,
     /// Do not create the topic at start-up.
     #[arg(long = "no-create-topic", env = "SPEND_INGEST_NO_CREATE_TOPIC")]
-    no_create_topic: bool,
+    pub(crate) no_create_topic: bool,
     /// How long a record may wait for Kafka's acknowledgement before its request answers 503.
     #[arg(
         long = "delivery-timeout-ms",
         env = "SPEND_INGEST_DELIVERY_TIMEOUT_MS",
         default_value_t = 30_000
     )]
-    delivery_timeout_ms: u64,
+    pub(crate) delivery_timeout_ms: u64,
     /// How long the producer waits to fill a batch.
     #[arg(
         long = "linger-ms",
         env = "SPEND_INGEST_LINGER_MS",
         default_value_t = 5
     )]
-    linger_ms: u64,
+    pub(crate) linger_ms: u64,
     /// Producer compression: none, lz4, zstd, snappy or gzip.
     #[arg(
         long = "compression",
         env = "SPEND_INGEST_COMPRESSION",
         default_value = "lz4"
     )]
-    compression: String,
+    pub(crate) compression: String,
     /// Bytes of records sent to Kafka and not yet acknowledged, across all requests.
     #[arg(long = "max-inflight-bytes", env = "SPEND_INGEST_MAX_INFLIGHT_BYTES", default_value_t = 32 << 20)]
-    max_inflight_bytes: usize,
+    pub(crate) max_inflight_bytes: usize,
 }
 
 impl PublishArgs {
-    fn settings(&self, kafka: &KafkaArgs) -> KafkaSettings {
+    pub(crate) fn settings(&self, kafka: &KafkaArgs) -> KafkaSettings {
         KafkaSettings {
             connection: kafka.clone(),
             topic: self.topic.clone(),

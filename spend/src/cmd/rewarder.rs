@@ -15,11 +15,9 @@ use spend_domain::eval::DeadLetterReason;
 use spend_kafka::KafkaArgs;
 use spend_rewarder::replay::{replay_dead_letters, ReplayConfig};
 use spend_rewarder::{RewarderConfig, RewarderDeps, Stats};
-use spend_runtime::Backends;
 use spend_store::config_store::ConfigStore;
 use spend_store::embedded::EmbeddedConfigStore;
 use spend_store::etcd::{EtcdConfigStore, EtcdOptions};
-use spend_store::readiness::RewardStoreBackend;
 use spend_store::remote::{RemoteOptions, RemoteRewardStore};
 use spend_store::reward_embedded::EmbeddedRewardStore;
 use spend_store::reward_store::RewardStore;
@@ -28,10 +26,6 @@ use spend_store::scylla::{
 };
 
 use crate::telemetry;
-
-mod bench;
-
-pub(crate) use bench::{bench_rewarder, BenchRewarderArgs};
 
 /// The topics and the group.
 #[derive(clap::Args, Debug, Clone)]
@@ -347,33 +341,12 @@ pub(crate) fn rewarder(args: RewarderArgs) -> anyhow::Result<()> {
             stats: Stats::default(),
         };
         let shutdown = spend_runtime::cancel_on_signal();
-
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("listen on {}", args.listen))?;
-        tracing::info!(address = %listener.local_addr()?, "serving health and metrics");
-        let readiness = Backends::new(Duration::from_secs(2))
-            // Ready: the reward store answers, a rule set is in force and the group has given
-            // this process its partitions. (etcd being down does not make the rewarder unready:
-            // it keeps rewarding with the last rule set.)
-            .with(Arc::new(RewardStoreBackend::new(deps.reward_store.clone())))
-            .with(Arc::new(spend_rewarder::RewarderBackend::new(
-                deps.stats.clone(),
-            )));
-        let routes = spend_runtime::health_routes(Arc::new(readiness));
-        let health = tokio::spawn({
-            let shutdown = shutdown.clone();
-            async move {
-                axum::serve(listener, routes)
-                    .with_graceful_shutdown(shutdown.cancelled_owned())
-                    .await
-            }
-        });
-
-        let result = spend_rewarder::run(config, deps, shutdown.clone()).await;
-        shutdown.cancel();
-        let _ = health.await;
-        result.context("the rewarder failed")
+        spend_rewarder::run(config, deps, listener, shutdown)
+            .await
+            .context("the rewarder failed")
     })
 }
 

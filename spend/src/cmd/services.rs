@@ -11,7 +11,7 @@ use spend_informer::{InformerConfig, InformerDeps};
 use spend_runtime::jwt::AuthArgs;
 use tokio_util::sync::CancellationToken;
 
-use crate::rewarder_cmds::{ConfigStoreArgs, RewardStoreArgs};
+use crate::cmd::rewarder::{ConfigStoreArgs, RewardStoreArgs};
 use crate::telemetry;
 
 /// `spend informer`: the rewards read API.

@@ -17,7 +17,8 @@ use spend_runtime::{require_role, Backends, Role};
 use spend_store::reward_embedded::EmbeddedRewardStore;
 use spend_store::reward_store::RewardStore;
 
-use crate::{service_cmds, telemetry};
+use crate::cmd::services;
+use crate::telemetry;
 
 /// `spend store`.
 #[derive(clap::Args, Debug)]
@@ -42,11 +43,11 @@ pub(crate) fn run(args: StoreArgs) -> anyhow::Result<()> {
         EmbeddedRewardStore::open(&args.data_dir)
             .with_context(|| format!("open the reward store in {}", args.data_dir.display()))?,
     );
-    service_cmds::serve(args.listen, |listener, shutdown| async move {
-        let routes = spend_store::remote::router(store.clone())
+    services::serve(args.listen, |listener, shutdown| async move {
+        let routes = spend_store_server::router(store.clone())
             .route_layer(require_role(auth, Role::Service))
             // After the auth layer: the OpenAPI document needs no token.
-            .merge(spend_store::remote::openapi_router());
+            .merge(spend_store_server::openapi_router());
         let readiness =
             Backends::new(Duration::from_secs(2)).with(Arc::new(RewardStoreBackend::new(store)));
         spend_runtime::serve("store", routes, Arc::new(readiness), listener, shutdown)

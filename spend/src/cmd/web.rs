@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use spend_web::WebConfig;
 
-use crate::service_cmds::serve;
+use crate::cmd::services::serve;
 use crate::telemetry;
 
 /// `spend web`.

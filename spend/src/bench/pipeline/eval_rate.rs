@@ -18,7 +18,8 @@ pub(super) fn eval_rate(
     missions: Option<&[serde_json::Value]>,
 ) -> anyhow::Result<EvalRate> {
     let config = dir.join("reference-config.json");
-    std::fs::write(&config, crate::dev::REFERENCE_CONFIG).context("write the configuration")?;
+    std::fs::write(&config, crate::cmd::dev::REFERENCE_CONFIG)
+        .context("write the configuration")?;
     let mut configs = vec![config];
     if let Some(missions) = missions {
         let path = dir.join("missions.json");
