@@ -320,8 +320,20 @@ async fn settings_survive_a_restart_of_the_embedded_store() {
         );
         s.stop().await;
     }
-    // Every handle is gone, so the file can be opened again, as by the next `spend dev`.
-    let store = Arc::new(EmbeddedConfigStore::open(dir.path()).unwrap());
+    // Every handle goes with the server, so the file can be opened again, as by the next `spend
+    // dev`. The last connection task may drop its router (and the store in it) a moment after
+    // the server has returned: that moment is waited for, briefly.
+    let mut tries = 0;
+    let store = loop {
+        match EmbeddedConfigStore::open(dir.path()) {
+            Ok(store) => break Arc::new(store),
+            Err(e) if tries < 100 && e.to_string().contains("already open") => {
+                tries += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            Err(e) => panic!("cannot open the store again: {e}"),
+        }
+    };
     let s = start(store).await;
     assert_eq!(
         get(&s, &me).await.body,

@@ -6,12 +6,11 @@ use spend_domain::config::{
     Campaign, CampaignKind, Condition, Config, Exclusion, FxRate, Invalid, Program,
 };
 use spend_domain::rules::RuleSet;
+use spend_testkit::fixtures::SPEC_EXAMPLES as EXAMPLES;
 use uuid::Uuid;
 
-const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/spec/examples/");
-
 fn example(name: &str) -> Value {
-    let text = std::fs::read_to_string(format!("{EXAMPLES}{name}")).expect("example file");
+    let text = std::fs::read_to_string(format!("{EXAMPLES}/{name}")).expect("example file");
     serde_json::from_str(&text).expect("valid json")
 }
 
@@ -909,7 +908,7 @@ fn keys_follow_the_reference_order_when_serde_json_keeps_order() {
         return;
     }
     let config = Config::from_json(&example("reference-config.json"), &mut no_ids).unwrap();
-    let text = std::fs::read_to_string(format!("{EXAMPLES}reference-config.json")).unwrap();
+    let text = std::fs::read_to_string(format!("{EXAMPLES}/reference-config.json")).unwrap();
     let ours = serde_json::to_string_pretty(&config.to_json()).unwrap();
     assert_eq!(ours.trim(), text.trim());
 }

@@ -16,12 +16,11 @@ use spend_domain::rules::RuleSet;
 use spend_domain::{
     Amount, CardId, CurrencyCode, MaskedPan, Mcc, ProgramId, RecordId, Transaction, TxKind,
 };
+use spend_testkit::fixtures::SPEC_EXAMPLES as EXAMPLES;
 use uuid::Uuid;
 
-const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/spec/examples/");
-
 fn reference_rules() -> RuleSet {
-    let text = std::fs::read_to_string(format!("{EXAMPLES}reference-config.json")).unwrap();
+    let text = std::fs::read_to_string(format!("{EXAMPLES}/reference-config.json")).unwrap();
     let v: Value = serde_json::from_str(&text).unwrap();
     let config = Config::from_json(&v, &mut || unreachable!()).unwrap();
     RuleSet::compile(&config, 1).unwrap()

@@ -17,10 +17,10 @@ use spend_domain::{
     Amount, CardId, CurrencyCode, MaskedPan, Mcc, ProgramId, RecordId, Transaction, TxKind,
 };
 
-const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/spec/examples/");
+use spend_testkit::fixtures::SPEC_EXAMPLES as EXAMPLES;
 
 fn read(name: &str) -> String {
-    let path = format!("{EXAMPLES}{name}");
+    let path = format!("{EXAMPLES}/{name}");
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"))
 }
 

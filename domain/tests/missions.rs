@@ -12,9 +12,8 @@ use spend_domain::money::fmt2;
 use spend_domain::rules::RuleSet;
 use spend_domain::transaction::parse_transaction;
 use spend_domain::{CardId, Transaction};
-
-const SPEC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/spec/examples/");
-const MISSIONS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/missions/");
+use spend_testkit::fixtures::MISSION_EXAMPLES as MISSIONS;
+use spend_testkit::fixtures::SPEC_EXAMPLES as SPEC;
 
 fn read(path: String) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"))
@@ -26,10 +25,10 @@ fn no_ids() -> uuid::Uuid {
 
 fn rules() -> RuleSet {
     let json = |p: String| serde_json::from_str::<serde_json::Value>(&read(p)).unwrap();
-    let reference = Config::from_json(&json(format!("{SPEC}reference-config.json")), &mut no_ids)
+    let reference = Config::from_json(&json(format!("{SPEC}/reference-config.json")), &mut no_ids)
         .expect("reference-config.json");
     let missions =
-        Config::fragment_from_json(&json(format!("{MISSIONS}missions.json")), &mut no_ids)
+        Config::fragment_from_json(&json(format!("{MISSIONS}/missions.json")), &mut no_ids)
             .expect("missions.json");
     assert_eq!(missions.missions.len(), 4);
     RuleSet::compile(&reference.merge(missions), 0).expect("the examples compile")
@@ -40,7 +39,7 @@ fn today() -> chrono::NaiveDate {
 }
 
 fn transactions() -> Vec<Transaction> {
-    let text = read(format!("{MISSIONS}transactions.csv"));
+    let text = read(format!("{MISSIONS}/transactions.csv"));
     CsvReader::new(text.as_bytes())
         .map(|row| {
             let raw = row.expect("framed").raw.expect("a valid row");
@@ -114,7 +113,7 @@ fn states(ledger: &MemoryLedger) -> Vec<String> {
 }
 
 fn expected(name: &str) -> Vec<String> {
-    read(format!("{MISSIONS}{name}"))
+    read(format!("{MISSIONS}/{name}"))
         .lines()
         .skip(1)
         .map(str::to_owned)

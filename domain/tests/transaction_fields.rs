@@ -8,8 +8,7 @@ use spend_domain::transaction::{
     parse_json_transaction, parse_transaction, Field, RawTransaction, Rejection,
 };
 use spend_domain::TxKind;
-
-const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/spec/examples/");
+use spend_testkit::fixtures::SPEC_EXAMPLES as EXAMPLES;
 
 const PAN: &str = "4111117777777772";
 
@@ -49,7 +48,7 @@ fn with(f: impl FnOnce(&mut RawTransaction)) -> RawTransaction {
 
 /// `(id, status, remark)` of each row of an `expected*.csv`.
 fn read_expected(name: &str) -> Vec<(String, String, String)> {
-    let mut r = csv::Reader::from_path(format!("{EXAMPLES}{name}")).unwrap();
+    let mut r = csv::Reader::from_path(format!("{EXAMPLES}/{name}")).unwrap();
     let headers = r.headers().unwrap().clone();
     assert_eq!(&headers[0], "id");
     assert_eq!(&headers[1], "status");
@@ -65,7 +64,7 @@ fn read_expected(name: &str) -> Vec<(String, String, String)> {
 /// Frames and parses an example file as the ingestor would: line and outcome of each row.
 fn parse_example(name: &str) -> Vec<(u64, Result<spend_domain::Transaction, Rejection>)> {
     let today = chrono::Utc::now().date_naive();
-    let file = std::fs::File::open(format!("{EXAMPLES}{name}")).unwrap();
+    let file = std::fs::File::open(format!("{EXAMPLES}/{name}")).unwrap();
     CsvReader::new(file)
         .map(|row| {
             let row = row.unwrap();

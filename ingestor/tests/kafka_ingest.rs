@@ -17,6 +17,11 @@ use spend_domain::transaction::parse_transaction;
 use spend_domain::Transaction;
 use spend_ingestor::{IngestorConfig, Limits};
 use spend_schemas::{codec, TransactionRecord};
+use spend_testkit::env::server_env;
+use spend_testkit::fixtures::read_spec_example;
+use spend_testkit::fresh;
+use spend_testkit::http::answer;
+use spend_testkit::kafka::{consume_all, Consumed};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// The valid rows of a CSV file by line, as validation makes them.
@@ -79,12 +84,12 @@ async fn examples_land_exactly_in_card_order_and_errors_match_expected_invalid()
     let Some(brokers) = server_env("SPEND_TEST_KAFKA") else {
         return;
     };
-    let topic = fresh_topic("ingest-examples");
+    let topic = fresh("ingest-examples");
     let ingestor =
         Running::start(kafka_settings(&brokers, &topic), IngestorConfig::default()).await;
 
-    let transactions = example_bytes("transactions.csv");
-    let invalid = example_bytes("invalid.csv");
+    let transactions = read_spec_example("transactions.csv");
+    let invalid = read_spec_example("invalid.csv");
     let (status, first) = ingestor.upload(transactions.clone()).await;
     assert_eq!(status, 200, "{first}");
     assert_eq!(
@@ -104,7 +109,7 @@ async fn examples_land_exactly_in_card_order_and_errors_match_expected_invalid()
     );
 
     // `errors` names each invalid row's line, id and fields as expected-invalid.csv does.
-    let expected_errors: Vec<Value> = String::from_utf8(example_bytes("expected-invalid.csv"))
+    let expected_errors: Vec<Value> = String::from_utf8(read_spec_example("expected-invalid.csv"))
         .unwrap()
         .lines()
         .skip(1)
@@ -181,7 +186,7 @@ async fn no_full_pan_is_in_any_produced_byte() {
     let Some(brokers) = server_env("SPEND_TEST_KAFKA") else {
         return;
     };
-    let topic = fresh_topic("ingest-pans");
+    let topic = fresh("ingest-pans");
     let ingestor =
         Running::start(kafka_settings(&brokers, &topic), IngestorConfig::default()).await;
 
@@ -222,8 +227,8 @@ async fn no_full_pan_is_in_any_produced_byte() {
     }
 
     let files = [
-        example_bytes("transactions.csv"),
-        example_bytes("invalid.csv"),
+        read_spec_example("transactions.csv"),
+        read_spec_example("invalid.csv"),
         generated.into_bytes(),
     ];
     let mut pans: HashSet<String> = HashSet::new();
@@ -280,7 +285,7 @@ async fn one_transaction_is_202_and_on_the_topic() {
     let Some(brokers) = server_env("SPEND_TEST_KAFKA") else {
         return;
     };
-    let topic = fresh_topic("ingest-one");
+    let topic = fresh("ingest-one");
     let ingestor =
         Running::start(kafka_settings(&brokers, &topic), IngestorConfig::default()).await;
     let body = json!({"id": "00000000-0000-4000-8000-0000000007AA", "transaction_id": " T1 ",
@@ -328,7 +333,9 @@ async fn declare_two_gigabytes(url: &str) -> String {
                 Content-Length: 2147483648\r\n\r\n";
     stream.write_all(head.as_bytes()).await.unwrap();
     // The start of the body; the server may already have answered and stopped reading.
-    let _ = stream.write_all(&example_bytes("transactions.csv")).await;
+    let _ = stream
+        .write_all(&read_spec_example("transactions.csv"))
+        .await;
     let mut buf = vec![0u8; 4096];
     let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf))
         .await
@@ -342,10 +349,10 @@ async fn bad_input_is_refused_and_nothing_invalid_is_published() {
     let Some(brokers) = server_env("SPEND_TEST_KAFKA") else {
         return;
     };
-    let topic = fresh_topic("ingest-bad");
+    let topic = fresh("ingest-bad");
     let ingestor =
         Running::start(kafka_settings(&brokers, &topic), IngestorConfig::default()).await;
-    let transactions = example_bytes("transactions.csv");
+    let transactions = read_spec_example("transactions.csv");
 
     // Wrong content type.
     let res = reqwest::Client::new()
@@ -433,7 +440,7 @@ async fn limits_answer_413_and_count_only_what_was_published() {
     let Some(brokers) = server_env("SPEND_TEST_KAFKA") else {
         return;
     };
-    let topic = fresh_topic("ingest-limits");
+    let topic = fresh("ingest-limits");
     let with_limits = |limits: Limits| IngestorConfig {
         limits,
         ..IngestorConfig::default()
@@ -488,7 +495,7 @@ async fn a_broker_that_goes_down_is_503_and_what_was_counted_is_in_kafka() {
         return;
     };
     let mut broker = PrivateBroker::start(&tansu);
-    let topic = fresh_topic("ingest-down");
+    let topic = fresh("ingest-down");
     let mut settings = kafka_settings(&broker.brokers, &topic);
     settings.delivery_timeout = Duration::from_secs(3);
     let ingestor = Running::start(settings, IngestorConfig::default()).await;

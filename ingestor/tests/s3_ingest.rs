@@ -9,6 +9,10 @@ use aws_sdk_s3::primitives::ByteStream;
 use common::*;
 use serde_json::{json, Value};
 use spend_ingestor::{IngestorConfig, S3Settings};
+use spend_testkit::env::server_env;
+use spend_testkit::fixtures::read_spec_example;
+use spend_testkit::fresh;
+use spend_testkit::kafka::consume_all;
 
 fn s3_settings(endpoint: &str) -> S3Settings {
     S3Settings {
@@ -65,7 +69,7 @@ async fn an_s3_object_is_ingested_in_the_background() {
         .send()
         .await
         .expect("create bucket");
-    let examples = example_bytes("transactions.csv");
+    let examples = read_spec_example("transactions.csv");
     let big = big_file(60_000);
     for (key, body) in [
         ("in/transactions.csv", examples.clone()),
@@ -82,7 +86,7 @@ async fn an_s3_object_is_ingested_in_the_background() {
             .expect("put object");
     }
 
-    let topic = fresh_topic("ingest-s3");
+    let topic = fresh("ingest-s3");
     let ingestor = Running::start_with_s3(
         kafka_settings(&brokers, &topic),
         IngestorConfig::default(),

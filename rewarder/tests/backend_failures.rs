@@ -11,13 +11,15 @@ use std::time::Duration;
 
 use common::*;
 use spend_domain::{CardId, RecordId, Transaction};
-use spend_rewarder::bench::{committed_offsets, wait_committed};
 use spend_store::embedded::EmbeddedConfigStore;
 use spend_store::reward_embedded::EmbeddedRewardStore;
 use spend_store::reward_store::{
     Applied, Cursor, DateRange, Page, PrefetchedLedger, Result, RewardStore, RewardStoreError,
     StoredMission, StoredOutcome, Summary,
 };
+use spend_testkit::fixtures::spec_example;
+use spend_testkit::kafka::{committed_offsets, wait_committed};
+use spend_testkit::outcomes::{final_outcomes, stored_columns};
 
 /// A reward store that can be down, and that can lose the answer of a write that landed.
 struct Flaky {
@@ -38,7 +40,7 @@ impl Flaky {
 
 #[async_trait::async_trait]
 impl RewardStore for Flaky {
-    async fn apply(&self, batch: Vec<StoredOutcome>) -> Result<Applied> {
+    async fn apply(&self, batch: &[StoredOutcome]) -> Result<Applied> {
         if self.down.load(Ordering::Relaxed) {
             return Err(self.unavailable());
         }
@@ -107,7 +109,9 @@ async fn nothing_moves_while_the_store_is_down_and_lost_answers_are_retried_harm
         failures: AtomicU64::new(0),
     });
 
-    let records = Arc::new(encode(&std::fs::read(example("transactions.csv")).unwrap()));
+    let records = Arc::new(encode(
+        &std::fs::read(spec_example("transactions.csv")).unwrap(),
+    ));
     let ends = publish(&kafka, &names.topic, records.clone(), 0..records.len()).await;
     let mut config = rewarder_config(&kafka, &names);
     // Small batches: more writes to lose answers of.
@@ -156,13 +160,14 @@ async fn nothing_moves_while_the_store_is_down_and_lost_answers_are_retried_harm
         "writes were retried"
     );
 
-    let (ids, finals) = final_outcomes(&std::fs::read_to_string(example("expected.csv")).unwrap());
+    let (ids, finals) =
+        final_outcomes(&std::fs::read_to_string(spec_example("expected.csv")).unwrap());
     for id in &ids {
         let stored = store
             .get(RecordId(id.parse().unwrap()))
             .await
             .unwrap()
             .unwrap_or_else(|| panic!("{id} lost"));
-        assert_eq!(&expected_columns(&stored), &finals[id], "outcome of {id}");
+        assert_eq!(&stored_columns(&stored), &finals[id], "outcome of {id}");
     }
 }

@@ -9,27 +9,23 @@ use std::time::Duration;
 
 use common::*;
 use spend_domain::eval::DeadLetterReason;
-use spend_rewarder::bench::{wait_committed, EncodedRecords};
+use spend_rewarder::bench::EncodedRecords;
 use spend_rewarder::replay::{replay_dead_letters, ReplayConfig, ReplayReport};
 use spend_schemas::{codec, ReasonCode, TransactionRecord, TxType};
 use spend_store::config_store::{ConfigStore, Resource};
-use spend_store::embedded::EmbeddedConfigStore;
-use spend_store::reward_embedded::EmbeddedRewardStore;
 use spend_store::reward_store::RewardStore;
+use spend_testkit::fresh;
+use spend_testkit::kafka::wait_committed;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_undecodable_record_is_dead_lettered_once_and_the_partition_moves_on() {
     let Some(kafka) = kafka() else { return };
-    let names = Names::fresh("undecodable");
-    create_topics(&kafka, &names, 1).await;
-    let dir = tempfile::tempdir().unwrap();
-    let config_store = Arc::new(EmbeddedConfigStore::open(&dir.path().join("config")).unwrap());
-    put_config(
-        config_store.as_ref(),
-        &load_config(&["reference-config.json"]),
-    )
-    .await;
-    let rewards = Arc::new(EmbeddedRewardStore::open(&dir.path().join("rewards")).unwrap());
+    let Scene {
+        names,
+        dir: _dir,
+        config_store,
+        rewards,
+    } = Scene::new(&kafka, "undecodable", 1, &["reference-config.json"]).await;
 
     // One partition, in this order: good, garbage, good, a record whose fields do not validate
     // (an unmasked PAN), an empty message, good.
@@ -100,16 +96,12 @@ async fn replay(config: ReplayConfig) -> ReplayReport {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replayed_dead_letter_is_processed_anew_and_replaced() {
     let Some(kafka) = kafka() else { return };
-    let names = Names::fresh("replay");
-    create_topics(&kafka, &names, 2).await;
-    let dir = tempfile::tempdir().unwrap();
-    let config_store = Arc::new(EmbeddedConfigStore::open(&dir.path().join("config")).unwrap());
-    put_config(
-        config_store.as_ref(),
-        &load_config(&["reference-config.json"]),
-    )
-    .await;
-    let rewards = Arc::new(EmbeddedRewardStore::open(&dir.path().join("rewards")).unwrap());
+    let Scene {
+        names,
+        dir: _dir,
+        config_store,
+        rewards,
+    } = Scene::new(&kafka, "replay", 2, &["reference-config.json"]).await;
     let rewarder = Running::start(
         rewarder_config(&kafka, &names),
         config_store.clone(),

@@ -10,11 +10,13 @@ use std::time::Duration;
 
 use common::*;
 use spend_domain::RecordId;
-use spend_rewarder::bench::wait_committed;
 use spend_schemas::ReasonCode;
 use spend_store::embedded::EmbeddedConfigStore;
 use spend_store::reward_embedded::EmbeddedRewardStore;
 use spend_store::reward_store::RewardStore;
+use spend_testkit::fixtures::spec_example;
+use spend_testkit::kafka::wait_committed;
+use spend_testkit::outcomes::{final_outcomes, stored_columns};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_examples_end_as_expected_csv_says() {
@@ -27,7 +29,9 @@ async fn the_examples_end_as_expected_csv_says() {
     let revision = put_config(config_store.as_ref(), &config).await;
     let rewards = Arc::new(EmbeddedRewardStore::open(&dir.path().join("rewards")).unwrap());
 
-    let records = Arc::new(encode(&std::fs::read(example("transactions.csv")).unwrap()));
+    let records = Arc::new(encode(
+        &std::fs::read(spec_example("transactions.csv")).unwrap(),
+    ));
     assert_eq!((records.len(), records.rejected), (43, 0));
     let ends = publish(&kafka, &names.topic, records.clone(), 0..records.len()).await;
 
@@ -48,7 +52,7 @@ async fn the_examples_end_as_expected_csv_says() {
     assert_eq!(rewarder.stats.records(), 43);
     rewarder.stop().await;
 
-    let expected = std::fs::read_to_string(example("expected.csv")).unwrap();
+    let expected = std::fs::read_to_string(spec_example("expected.csv")).unwrap();
     let (ids, finals) = final_outcomes(&expected);
     assert_eq!(ids.len(), 42, "43 rows, one duplicate");
     let mut dead_lettered = HashSet::new();
@@ -59,7 +63,7 @@ async fn the_examples_end_as_expected_csv_says() {
             .await
             .unwrap()
             .unwrap_or_else(|| panic!("{id} has no stored outcome"));
-        assert_eq!(&expected_columns(&stored), &finals[id], "outcome of {id}");
+        assert_eq!(&stored_columns(&stored), &finals[id], "outcome of {id}");
         match stored.config_revision() {
             Some(r) => assert_eq!(r, revision, "revision of {id}"),
             None => {

@@ -10,12 +10,12 @@ use std::time::Duration;
 
 use common::*;
 use spend_domain::RecordId;
-use spend_rewarder::bench::wait_committed;
 use spend_store::config_store::{ConfigStore, Resource};
-use spend_store::embedded::EmbeddedConfigStore;
 use spend_store::etcd::{EtcdConfigStore, EtcdOptions};
 use spend_store::reward_embedded::EmbeddedRewardStore;
 use spend_store::reward_store::{RewardStore, StoredOutcome};
+use spend_testkit::etcd::EtcdProcess;
+use spend_testkit::kafka::wait_committed;
 
 const PROMO: &str = "00000000-0000-4000-8000-0000000077a1";
 
@@ -41,16 +41,12 @@ fn check_promo_by_revision(outcome: &StoredOutcome, promo_revision: i64) -> bool
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_campaign_added_mid_stream_applies_from_the_revision_the_rewarder_saw() {
     let Some(kafka) = kafka() else { return };
-    let names = Names::fresh("live");
-    create_topics(&kafka, &names, 3).await;
-    let dir = tempfile::tempdir().unwrap();
-    let config_store = Arc::new(EmbeddedConfigStore::open(&dir.path().join("config")).unwrap());
-    put_config(
-        config_store.as_ref(),
-        &load_config(&["reference-config.json"]),
-    )
-    .await;
-    let rewards = Arc::new(EmbeddedRewardStore::open(&dir.path().join("rewards")).unwrap());
+    let Scene {
+        names,
+        dir: _dir,
+        config_store,
+        rewards,
+    } = Scene::new(&kafka, "live", 3, &["reference-config.json"]).await;
     let rewarder = Running::start(
         rewarder_config(&kafka, &names),
         config_store.clone(),
@@ -133,7 +129,7 @@ async fn round(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rewarding_goes_on_while_etcd_is_down_and_catches_up_when_it_returns() {
     let Some(kafka) = kafka() else { return };
-    let Some(mut etcd) = EtcdProcess::start().await else {
+    let Some(mut etcd) = EtcdProcess::start().await.unwrap() else {
         return;
     };
     let names = Names::fresh("etcd-down");
@@ -175,7 +171,7 @@ async fn rewarding_goes_on_while_etcd_is_down_and_catches_up_when_it_returns() {
     }
 
     // etcd is back and a promo is added: the rewarder's watch catches up on its own.
-    etcd.restart().await;
+    etcd.restart().await.unwrap();
     let admin = EtcdConfigStore::connect(&[etcd.endpoint()], "/spend-test/config", options)
         .await
         .unwrap();

@@ -7,23 +7,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use spend_rewarder::bench::{committed_offsets, wait_committed};
-use spend_store::embedded::EmbeddedConfigStore;
-use spend_store::reward_embedded::EmbeddedRewardStore;
+use spend_testkit::kafka::{committed_offsets, wait_committed};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopped_rewarder_commits_what_it_wrote_and_its_successor_goes_on_from_there() {
     let Some(kafka) = kafka() else { return };
-    let names = Names::fresh("drain");
-    create_topics(&kafka, &names, 2).await;
-    let dir = tempfile::tempdir().unwrap();
-    let config_store = Arc::new(EmbeddedConfigStore::open(&dir.path().join("config")).unwrap());
-    put_config(
-        config_store.as_ref(),
-        &load_config(&["reference-config.json"]),
-    )
-    .await;
-    let rewards = Arc::new(EmbeddedRewardStore::open(&dir.path().join("rewards")).unwrap());
+    let Scene {
+        names,
+        dir: _dir,
+        config_store,
+        rewards,
+    } = Scene::new(&kafka, "drain", 2, &["reference-config.json"]).await;
 
     let (csv, ids) = purchases(1, 20_000, 50, "scis_shopping");
     let records = Arc::new(encode(csv.as_bytes()));

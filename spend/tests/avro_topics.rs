@@ -13,19 +13,23 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rewarder_support::{fresh, reference_config, server_env};
+use rewarder_support::reference_config;
 use serde_json::Value;
 use spend_ingestor::{IngestorConfig, IngestorDeps, KafkaSettings, KafkaSink};
-use spend_kafka::{admin_client, ensure_topic, KafkaArgs};
+use spend_kafka::KafkaArgs;
 use spend_rewarder::{RewarderConfig, RewarderDeps, Stats};
 use spend_runtime::jwt::{JwtAuthenticator, JwtMinter, JwtSecret, TokenSpec};
 use spend_runtime::Role;
 use spend_store::config_store::{objects_of, ConfigStore};
 use spend_store::embedded::EmbeddedConfigStore;
 use spend_store::reward_embedded::EmbeddedRewardStore;
+use spend_testkit::env::server_env;
+use spend_testkit::env::skip_or_fail;
+use spend_testkit::fixtures::SPEC_EXAMPLES as EXAMPLES;
+use spend_testkit::fresh;
+use spend_testkit::kafka::create_topics;
 use tokio_util::sync::CancellationToken;
 
-const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/spec/examples");
 const READER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/lib/avro_topics.py");
 
 /// The tools venv's Python (scripts/services.sh installs it), or `SPEND_TEST_PYTHON`.
@@ -45,12 +49,10 @@ fn python() -> Option<PathBuf> {
     if python.exists() {
         return Some(python);
     }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "no tools venv at {}: run scripts/services.sh install",
+    skip_or_fail(&format!(
+        "no tools venv at {} (scripts/services.sh install makes it)",
         python.display()
-    );
-    eprintln!("skipped: no tools venv at {}", python.display());
+    ));
     None
 }
 
@@ -85,9 +87,8 @@ async fn an_avro_client_of_another_language_reads_every_record_of_the_topics() {
     let kafka = KafkaArgs::new(brokers.clone()).with_default_client_id("avro-topics-test");
     let topic = fresh("avro-transactions");
     let dlq = fresh("avro-dead-letters");
-    let admin = admin_client(&kafka).unwrap();
-    ensure_topic(&admin, &topic, 4).await.unwrap();
-    ensure_topic(&admin, &dlq, 1).await.unwrap();
+    create_topics(&kafka, &[&topic], 4).await;
+    create_topics(&kafka, &[&dlq], 1).await;
 
     // The rewarder, on the reference configuration.
     let config_store = Arc::new(EmbeddedConfigStore::open(&dir.path().join("config")).unwrap());
@@ -102,7 +103,7 @@ async fn an_avro_client_of_another_language_reads_every_record_of_the_topics() {
     rewarder_config.group_id = fresh("avro-rewarder");
     let stats = Stats::default();
     let rewarder_stop = CancellationToken::new();
-    let rewarder = tokio::spawn(spend_rewarder::run(
+    let rewarder = tokio::spawn(spend_rewarder::consume(
         rewarder_config,
         RewarderDeps {
             config_store,

@@ -9,10 +9,11 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use e2e_support::{
-    assert_no_pan, assert_no_pan_in_dir, check_histories, check_outcomes, free_port,
-    load_example_campaigns, metric_sum, spend, upload_examples, Service,
+    assert_no_pan, assert_no_pan_in_dir, check_histories, check_outcomes, load_example_campaigns,
+    metric_sum, spend, upload_examples, Service,
 };
 use serde_json::Value;
+use spend_testkit::net::free_port;
 
 /// `spend dev` on `data_dir` with `args` added, its log appended to `log`.
 fn start_dev(data_dir: &Path, log: &Path, args: &[&str]) -> Service {

@@ -12,10 +12,10 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_s3::primitives::ByteStream;
-use e2e_support::{
-    assert_no_pan, check_outcomes, free_port, load_example_campaigns, spend, Service, EXAMPLES,
-};
+use e2e_support::{assert_no_pan, check_outcomes, load_example_campaigns, spend, Service};
 use serde_json::{json, Value};
+use spend_testkit::fixtures::SPEC_EXAMPLES as EXAMPLES;
+use spend_testkit::net::free_port;
 
 fn read(data_dir: &Path, name: &str) -> String {
     std::fs::read_to_string(data_dir.join(name))

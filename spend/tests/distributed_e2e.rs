@@ -19,11 +19,14 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use e2e_support::{
-    assert_no_pan, assert_no_pan_in_dir, check_histories, check_outcomes, free_port,
-    load_example_campaigns, metric_sum, upload_examples, Service, EXAMPLES,
+    assert_no_pan, assert_no_pan_in_dir, check_histories, check_outcomes, load_example_campaigns,
+    metric_sum, upload_examples, Service,
 };
-use rewarder_support::{fresh, server_env};
 use serde_json::Value;
+use spend_testkit::env::server_env;
+use spend_testkit::fixtures::SPEC_EXAMPLES as EXAMPLES;
+use spend_testkit::fresh;
+use spend_testkit::net::free_port;
 
 const SECRET: &str = "distributed-e2e-test-secret-of-at-least-32-bytes";
 

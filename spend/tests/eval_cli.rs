@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
-const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/spec/examples");
+use spend_testkit::fixtures::SPEC_EXAMPLES as EXAMPLES;
 
 fn example(name: &str) -> String {
     format!("{EXAMPLES}/{name}")

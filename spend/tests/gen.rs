@@ -5,10 +5,7 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
-const REFERENCE_CONFIG: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/spec/examples/reference-config.json"
-);
+use spend_testkit::fixtures::REFERENCE_CONFIG;
 
 fn spend(args: &[&str], stdin: Option<Vec<u8>>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_spend"))

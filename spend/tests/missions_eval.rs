@@ -6,16 +6,16 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-const SPEC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/spec/examples/");
-const MISSIONS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/missions/");
+use spend_testkit::fixtures::MISSION_EXAMPLES as MISSIONS;
+use spend_testkit::fixtures::SPEC_EXAMPLES as SPEC;
 
 fn eval(input: &[u8], missions_out: Option<&std::path::Path>) -> String {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_spend"));
     cmd.arg("eval")
         .arg("--config")
-        .arg(format!("{SPEC}reference-config.json"))
+        .arg(format!("{SPEC}/reference-config.json"))
         .arg("--config")
-        .arg(format!("{MISSIONS}missions.json"));
+        .arg(format!("{MISSIONS}/missions.json"));
     if let Some(path) = missions_out {
         cmd.arg("--missions-out").arg(path);
     }
@@ -36,7 +36,7 @@ fn eval(input: &[u8], missions_out: Option<&std::path::Path>) -> String {
 }
 
 fn read(name: &str) -> String {
-    std::fs::read_to_string(format!("{MISSIONS}{name}")).unwrap()
+    std::fs::read_to_string(format!("{MISSIONS}/{name}")).unwrap()
 }
 
 #[test]

@@ -14,11 +14,14 @@ use std::time::Duration;
 use rand::Rng;
 use rewarder_support::*;
 use spend_kafka::KafkaArgs;
-use spend_rewarder::bench::{wait_committed, PartitionEnds};
+use spend_rewarder::bench::PartitionEnds;
 use spend_rewarder::rules::config_objects;
 use spend_store::config_store::ConfigStore;
 use spend_store::etcd::{EtcdConfigStore, EtcdOptions};
 use spend_store::reward_embedded::EmbeddedRewardStore;
+use spend_testkit::env::server_env;
+use spend_testkit::fresh;
+use spend_testkit::kafka::wait_committed;
 
 fn start_process(fx: &Fixture, etcd: &str, prefix: &str, data: &Path) -> Child {
     let log = std::fs::OpenOptions::new()

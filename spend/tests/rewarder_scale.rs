@@ -3,7 +3,7 @@
 //! records arriving, one rewarder stopped and one added mid-stream; then every record's stored
 //! outcome equals what `spend eval` computes for the same file — none lost, none doubled.
 //!
-//! The rewarders run as `spend_rewarder::run` tasks in this process, each with its own consumer,
+//! The rewarders run as `spend_rewarder::consume` tasks in this process, each with its own consumer,
 //! because the one store they must share is the embedded store, which only one process may open;
 //! the group, its rebalances and its commits are the real ones.
 
@@ -14,13 +14,14 @@ use std::time::Duration;
 
 use rewarder_support::*;
 use spend_kafka::KafkaArgs;
-use spend_rewarder::bench::wait_committed;
 use spend_rewarder::rules::config_objects;
 use spend_rewarder::{RewarderConfig, RewarderDeps, Stats};
 use spend_store::config_store::ConfigStore;
 use spend_store::embedded::EmbeddedConfigStore;
 use spend_store::reward_embedded::EmbeddedRewardStore;
 use spend_store::reward_store::RewardStore;
+use spend_testkit::env::server_env;
+use spend_testkit::kafka::wait_committed;
 use tokio_util::sync::CancellationToken;
 
 /// A rewarder task in this process.
@@ -44,7 +45,7 @@ impl Member {
             stats: stats.clone(),
         };
         let shutdown = CancellationToken::new();
-        let task = tokio::spawn(spend_rewarder::run(settings, deps, shutdown.clone()));
+        let task = tokio::spawn(spend_rewarder::consume(settings, deps, shutdown.clone()));
         Member {
             stats,
             shutdown,

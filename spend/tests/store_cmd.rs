@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 use std::str::FromStr;
 
 use chrono::{NaiveDate, Utc};
-use e2e_support::{free_port, Service};
+use e2e_support::Service;
 use rust_decimal::Decimal;
 use spend_domain::eval::{Outcome, Reward};
 use spend_domain::{
@@ -19,6 +19,7 @@ use spend_runtime::jwt::{JwtMinter, JwtSecret, TokenSpec};
 use spend_runtime::Role;
 use spend_store::remote::{paths, RemoteOptions, RemoteRewardStore, CONTENT_TYPE};
 use spend_store::reward_store::{RewardStore, RewardStoreError, StoredOutcome};
+use spend_testkit::net::free_port;
 use uuid::Uuid;
 
 const SECRET: &str = "store-cmd-test-secret-of-32-bytes-at-least";
@@ -118,7 +119,7 @@ async fn spend_store_serves_service_tokens_only() {
         .unwrap();
     assert_eq!(openapi.status().as_u16(), 200);
     let openapi: serde_json::Value = openapi.json().await.unwrap();
-    assert_eq!(openapi, spend_store::remote::openapi::document());
+    assert_eq!(openapi, spend_store_server::openapi::document());
 
     let get = |token: Option<String>| {
         let mut body = vec![1u8];
@@ -147,7 +148,14 @@ async fn spend_store_serves_service_tokens_only() {
     // The client a rewarder or an informer uses.
     let client = RemoteRewardStore::new(&store.url, &token, RemoteOptions::default()).unwrap();
     let o = outcome(1);
-    assert_eq!(client.apply(vec![o.clone()]).await.unwrap().written, 1);
+    assert_eq!(
+        client
+            .apply(std::slice::from_ref(&o))
+            .await
+            .unwrap()
+            .written,
+        1
+    );
     assert_eq!(client.get(o.id()).await.unwrap(), Some(o.clone()));
     let refused = RemoteRewardStore::new(&store.url, &mint(Role::Admin), RemoteOptions::default())
         .unwrap()
@@ -224,7 +232,7 @@ async fn the_informer_reads_through_spend_store() {
     let writer =
         RemoteRewardStore::new(&store.url, &service_token(), RemoteOptions::default()).unwrap();
     let o = outcome(2);
-    writer.apply(vec![o.clone()]).await.unwrap();
+    writer.apply(std::slice::from_ref(&o)).await.unwrap();
     let r = http
         .get(format!("{}/v1/transactions/{}", informer.url, o.id()))
         .bearer_auth(mint(Role::Admin))

@@ -90,7 +90,7 @@ fn bench(c: &mut Criterion) {
     runtime.block_on(async {
         for _ in 0..PRELOAD / BATCH {
             let (_, outcomes) = gen.batch();
-            store.apply(outcomes).await.unwrap();
+            store.apply(&outcomes).await.unwrap();
         }
     });
 
@@ -103,7 +103,7 @@ fn bench(c: &mut Criterion) {
             |(txs, outcomes)| {
                 runtime.block_on(async {
                     black_box(store.prefetch(&txs).await.unwrap());
-                    black_box(store.apply(outcomes).await.unwrap());
+                    black_box(store.apply(&outcomes).await.unwrap());
                 })
             },
             BatchSize::PerIteration,

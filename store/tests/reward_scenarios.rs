@@ -1,7 +1,7 @@
 //! The reward store scenario suite: one set of scenarios, run on every backend.
 //!
 //! - embedded (fjall, in a temporary directory): always;
-//! - remote: an embedded store served by `remote::router` on a loopback port, reached through
+//! - remote: an embedded store served by `spend_store_server::router` on a loopback port, reached through
 //!   `RemoteRewardStore` over real HTTP: always;
 //! - ScyllaDB: when `SPEND_TEST_SCYLLA` names a node (`host:port`, several comma-separated), each
 //!   test in a fresh keyspace created from `schemas/rewards.cql` and dropped afterwards
@@ -100,7 +100,7 @@ async fn remote() -> anyhow::Result<Served> {
     let server = tokio::spawn({
         let stop = shutdown.clone().cancelled_owned();
         async move {
-            axum::serve(listener, spend_store::remote::router(store))
+            axum::serve(listener, spend_store_server::router(store))
                 .with_graceful_shutdown(stop)
                 .await
         }
@@ -434,7 +434,7 @@ async fn first_reward_is_final(store: Store) -> anyhow::Result<()> {
     let c = card(&mut rng);
     let a = tx(&mut rng, c, date(2024, 5, 1), "10.00", TxKind::Purchase);
     let first = stored(&a, &reward("10.00", Unit::Points));
-    let applied = store.apply(vec![first.clone()]).await?;
+    let applied = store.apply(std::slice::from_ref(&first)).await?;
     assert_eq!(
         applied,
         Applied {
@@ -453,7 +453,7 @@ async fn first_reward_is_final(store: Store) -> anyhow::Result<()> {
         stored(&a, &dead(DeadLetterReason::UnknownProgram)),
         first.clone(),
     ];
-    let applied = store.apply(offers).await?;
+    let applied = store.apply(&offers).await?;
     assert_eq!(
         applied,
         Applied {
@@ -462,7 +462,10 @@ async fn first_reward_is_final(store: Store) -> anyhow::Result<()> {
         }
     );
     assert_eq!(store.get(a.id).await?, Some(first.clone()));
-    assert_eq!(store.apply(vec![first.clone()]).await?.unchanged, 1);
+    assert_eq!(
+        store.apply(std::slice::from_ref(&first)).await?.unchanged,
+        1
+    );
 
     let page = store.history(c, DateRange::ALL, 50, None).await?;
     assert_eq!(page.items, vec![first]);
@@ -495,7 +498,7 @@ async fn dead_letter_is_replaced(store: Store) -> anyhow::Result<()> {
     let c = card(&mut rng);
     let b = tx(&mut rng, c, date(2024, 6, 30), "20.00", TxKind::Purchase);
     store
-        .apply(vec![stored(&b, &dead(DeadLetterReason::NoFxRate))])
+        .apply(&[stored(&b, &dead(DeadLetterReason::NoFxRate))])
         .await?;
     let got = store.get(b.id).await?.context("dead letter stored")?;
     assert_eq!(got.dead_letter_reason(), Some(DeadLetterReason::NoFxRate));
@@ -513,7 +516,7 @@ async fn dead_letter_is_replaced(store: Store) -> anyhow::Result<()> {
 
     // A later dead letter replaces it; a later reward replaces that; then it is final.
     store
-        .apply(vec![stored(&b, &dead(DeadLetterReason::UnknownProgram))])
+        .apply(&[stored(&b, &dead(DeadLetterReason::UnknownProgram))])
         .await?;
     let got = store.get(b.id).await?.context("dead letter stored")?;
     assert_eq!(
@@ -521,11 +524,14 @@ async fn dead_letter_is_replaced(store: Store) -> anyhow::Result<()> {
         Some(DeadLetterReason::UnknownProgram)
     );
     let rewarded = stored(&b, &reward("27.00", Unit::Points));
-    assert_eq!(store.apply(vec![rewarded.clone()]).await?.written, 1);
+    assert_eq!(
+        store.apply(std::slice::from_ref(&rewarded)).await?.written,
+        1
+    );
     assert_eq!(store.get(b.id).await?, Some(rewarded.clone()));
     assert_eq!(
         store
-            .apply(vec![stored(&b, &dead(DeadLetterReason::NoFxRate))])
+            .apply(&[stored(&b, &dead(DeadLetterReason::NoFxRate))])
             .await?
             .unchanged,
         1
@@ -539,7 +545,7 @@ async fn dead_letter_is_replaced(store: Store) -> anyhow::Result<()> {
     let e = tx(&mut rng, c, date(2024, 6, 1), "5.00", TxKind::Purchase);
     let in_batch = stored(&e, &reward("5.00", Unit::Points));
     let applied = store
-        .apply(vec![
+        .apply(&[
             stored(&e, &dead(DeadLetterReason::NoFxRate)),
             in_batch.clone(),
             stored(&e, &dead(DeadLetterReason::NoFxRate)),
@@ -563,7 +569,7 @@ async fn reversal_and_its_running_total_move_together(store: Store) -> anyhow::R
     let other_card = card(&mut rng);
     let p = tx(&mut rng, c, date(2024, 1, 10), "50.00", TxKind::Purchase);
     store
-        .apply(vec![stored(&p, &reward("100.00", Unit::Miles))])
+        .apply(&[stored(&p, &reward("100.00", Unit::Miles))])
         .await?;
     let reversal_of_p = |rng: &mut Rng| {
         tx(
@@ -584,37 +590,31 @@ async fn reversal_and_its_running_total_move_together(store: Store) -> anyhow::R
 
     let r1 = reversal_of_p(&mut rng);
     let r1_out = stored(&r1, &reversal_reward("-30.00", Unit::Miles, p.id));
-    store.apply(vec![r1_out.clone()]).await?;
+    store.apply(std::slice::from_ref(&r1_out)).await?;
     let probe = reversal_of_p(&mut rng);
     assert_eq!(s_of_p(store.clone(), probe.clone()).await?, d("30.00"));
 
     // Redelivered, or offered with another amount: S does not move.
-    store.apply(vec![r1_out.clone()]).await?;
+    store.apply(std::slice::from_ref(&r1_out)).await?;
     store
-        .apply(vec![stored(
-            &r1,
-            &reversal_reward("-50.00", Unit::Miles, p.id),
-        )])
+        .apply(&[stored(&r1, &reversal_reward("-50.00", Unit::Miles, p.id))])
         .await?;
     assert_eq!(s_of_p(store.clone(), probe.clone()).await?, d("30.00"));
 
     // Twice in one batch: once.
     let r2 = reversal_of_p(&mut rng);
     let r2_out = stored(&r2, &reversal_reward("-20.00", Unit::Miles, p.id));
-    store.apply(vec![r2_out.clone(), r2_out.clone()]).await?;
+    store.apply(&[r2_out.clone(), r2_out.clone()]).await?;
     assert_eq!(s_of_p(store.clone(), probe.clone()).await?, d("50.00"));
 
     // A dead-lettered reversal adds nothing until it is rewarded.
     let r3 = reversal_of_p(&mut rng);
     store
-        .apply(vec![stored(&r3, &dead(DeadLetterReason::CurrencyMismatch))])
+        .apply(&[stored(&r3, &dead(DeadLetterReason::CurrencyMismatch))])
         .await?;
     assert_eq!(s_of_p(store.clone(), probe.clone()).await?, d("50.00"));
     store
-        .apply(vec![stored(
-            &r3,
-            &reversal_reward("-10.00", Unit::Miles, p.id),
-        )])
+        .apply(&[stored(&r3, &reversal_reward("-10.00", Unit::Miles, p.id))])
         .await?;
     assert_eq!(s_of_p(store.clone(), probe.clone()).await?, d("60.00"));
 
@@ -662,10 +662,7 @@ async fn reversal_and_its_running_total_move_together(store: Store) -> anyhow::R
 /// The reference configuration, and a reduced one (no FX rates, no `scis_freedom`) under which
 /// records dead-letter that the full one later rewards.
 fn rule_sets() -> anyhow::Result<(RuleSet, RuleSet)> {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/spec/examples/reference-config.json"
-    );
+    let path = spend_testkit::fixtures::REFERENCE_CONFIG;
     let text = std::fs::read_to_string(path).with_context(|| format!("read {path}"))?;
     let json: serde_json::Value = serde_json::from_str(&text)?;
     let mut next = || Uuid::new_v4();
@@ -819,7 +816,7 @@ async fn prefetch_and_batch_ledger_agree_with_memory_ledger(store: Store) -> any
                 }
                 outcomes.extend(StoredOutcome::new(t, &outcome, now()));
             }
-            store.apply(outcomes).await?;
+            store.apply(&outcomes).await?;
         }
         sent.extend(batch);
     }
@@ -898,10 +895,10 @@ async fn history_pages_every_outcome_once_in_order(store: Store) -> anyhow::Resu
             batch.push(stored(&dl, &dead(DeadLetterReason::NoFxRate)));
         }
         if batch.len() >= 500 {
-            store.apply(std::mem::take(&mut batch)).await?;
+            store.apply(&std::mem::take(&mut batch)).await?;
         }
     }
-    store.apply(batch).await?;
+    store.apply(&batch).await?;
     history_order(&mut expected);
 
     let got = all_history(&store, c, DateRange::ALL, 7).await?;
@@ -948,7 +945,7 @@ async fn date_filters_at_month_edges(store: Store) -> anyhow::Result<()> {
         let t = tx(&mut rng, c, *on, "1.00", TxKind::Purchase);
         all.push(stored(&t, &reward(&format!("{}.00", i + 1), Unit::Points)));
     }
-    store.apply(all.clone()).await?;
+    store.apply(&all).await?;
     history_order(&mut all);
     let within = |range: DateRange| -> Vec<StoredOutcome> {
         all.iter()
@@ -1012,7 +1009,7 @@ async fn cursors_of_other_cards_and_forgeries_are_refused(store: Store) -> anyho
             batch.push(stored(&t, &reward("2.00", Unit::Cashback)));
         }
     }
-    store.apply(batch).await?;
+    store.apply(&batch).await?;
     let their_cursor = store
         .history(theirs, DateRange::ALL, 2, None)
         .await?
@@ -1071,7 +1068,7 @@ async fn summary_totals_are_exact_per_unit(store: Store) -> anyhow::Result<()> {
     batch.push(stored(&miles, &reward("1000000.55", Unit::Miles)));
     let dl = tx(&mut rng, c, date(2024, 7, 7), "1.00", TxKind::Purchase);
     batch.push(stored(&dl, &dead(DeadLetterReason::UnknownProgram)));
-    store.apply(batch).await?;
+    store.apply(&batch).await?;
 
     let summary = store.summary(c, DateRange::ALL).await?;
     assert_eq!(summary.count, 338);
@@ -1132,7 +1129,7 @@ async fn ties_of_every_uuid_version_order_by_id_bytes(store: Store) -> anyhow::R
         let o = stored(&t, &reward("1.00", Unit::Points));
         expected.push(o);
     }
-    store.apply(expected.clone()).await?;
+    store.apply(&expected).await?;
     history_order(&mut expected);
     for limit in [1, 7, 100] {
         let got = all_history(&store, c, DateRange::ALL, limit).await?;
@@ -1185,7 +1182,7 @@ async fn scylla_schema_install_upgrades_version_1() -> anyhow::Result<()> {
         let t = tx(&mut rng, c, date(2024, 5, 1), "10.00", TxKind::Purchase);
         let before = stored(&t, &reward("10.00", Unit::Points));
         let store = ScyllaRewardStore::with_session(session.clone(), &keyspace, 8).await?;
-        store.apply(vec![before.clone()]).await?;
+        store.apply(std::slice::from_ref(&before)).await?;
         // Back to version 1: no mission table, none of the new columns.
         let mut downgrade = vec![format!("DROP TABLE {keyspace}.mission_states")];
         for (table, columns) in [
@@ -1291,7 +1288,7 @@ async fn embedded_outcomes_survive_a_reopen() -> anyhow::Result<()> {
     ];
     {
         let store = EmbeddedRewardStore::open(dir.path())?;
-        store.apply(written.clone()).await?;
+        store.apply(&written).await?;
     }
     let store = EmbeddedRewardStore::open(dir.path())?;
     for o in &written {
@@ -1318,7 +1315,7 @@ async fn embedded_outcomes_survive_a_reopen() -> anyhow::Result<()> {
         2
     );
     assert_eq!(
-        store.apply(written).await?,
+        store.apply(&written).await?,
         Applied {
             written: 1,
             unchanged: 2
@@ -1369,7 +1366,7 @@ async fn embedded_throughput() -> anyhow::Result<()> {
         let _ledger = store.prefetch(&txs).await?;
         prefetch_time += t0.elapsed();
         store
-            .apply(batch.into_iter().map(|(_, o)| o).collect())
+            .apply(&batch.into_iter().map(|(_, o)| o).collect::<Vec<_>>())
             .await?;
     }
     let took = started.elapsed();
@@ -1393,7 +1390,7 @@ async fn embedded_throughput() -> anyhow::Result<()> {
         let t = tx(&mut rng, c, on, "12.34", TxKind::Purchase);
         batch.push(stored(&t, &reward("123.40", Unit::Points)));
     }
-    store.apply(batch).await?;
+    store.apply(&batch).await?;
     let n = 5_000u32;
     let middle = store
         .history(c, DateRange::ALL, 1_000, None)

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
+use reqwest::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use reqwest::Method;
 use serde_json::Value;
 use spend_campaignex::{run, CampaignexConfig, CampaignexDeps};
@@ -17,54 +17,14 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+pub use spend_testkit::http::Answer;
+
 /// A running campaignex. Dropping it cancels the server.
 pub struct Server {
     pub base: String,
     pub http: reqwest::Client,
     shutdown: CancellationToken,
     task: Option<JoinHandle<spend_campaignex::Result<()>>>,
-}
-
-/// One answer: status, headers, and the body as JSON (`Null` when empty).
-#[derive(Debug)]
-pub struct Answer {
-    pub status: u16,
-    pub headers: HeaderMap,
-    pub body: Value,
-}
-
-impl Answer {
-    pub fn etag(&self) -> String {
-        self.headers
-            .get("etag")
-            .unwrap_or_else(|| panic!("no etag in {self:?}"))
-            .to_str()
-            .unwrap()
-            .to_owned()
-    }
-
-    /// The error sentence, after checking the body has the API's error shape.
-    pub fn error(&self) -> &str {
-        let error = self.body["error"]
-            .as_str()
-            .unwrap_or_else(|| panic!("not an error body: {self:?}"));
-        assert!(self.body["details"].is_array(), "no details: {self:?}");
-        assert!(
-            !error.is_empty() && !error.starts_with(|c: char| c.is_uppercase()),
-            "not one lowercase sentence: {error:?}"
-        );
-        error
-    }
-
-    /// The `field` of every detail.
-    pub fn fields(&self) -> Vec<String> {
-        self.body["details"]
-            .as_array()
-            .unwrap_or_else(|| panic!("no details: {self:?}"))
-            .iter()
-            .map(|d| d["field"].as_str().unwrap_or("").to_owned())
-            .collect()
-    }
 }
 
 impl Server {
@@ -124,21 +84,7 @@ impl Server {
                 HeaderValue::from_str(v).unwrap(),
             );
         }
-        let res = req.send().await.unwrap();
-        let status = res.status().as_u16();
-        let headers = res.headers().clone();
-        let bytes = res.bytes().await.unwrap();
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes)
-                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
-        };
-        Answer {
-            status,
-            headers,
-            body,
-        }
+        Answer::read(req.send().await.unwrap()).await
     }
 
     pub async fn get(&self, path: &str) -> Answer {
@@ -173,20 +119,11 @@ pub fn embedded() -> (Arc<dyn ConfigStore>, tempfile::TempDir) {
 }
 
 /// An etcd store under a fresh random prefix of `SPEND_TEST_ETCD`, or `None` (after saying so)
-/// when it is not set. Under `CI=true` a missing `SPEND_TEST_ETCD` fails the test.
+/// when it is not set. Under CI a missing `SPEND_TEST_ETCD` fails the test.
 pub async fn etcd() -> Option<Arc<EtcdConfigStore>> {
-    let Ok(url) = std::env::var("SPEND_TEST_ETCD") else {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!(
-                "SPEND_TEST_ETCD is not set: CI must run the etcd suite \
-                 (scripts/services.sh starts etcd and prints it)"
-            );
-        }
-        eprintln!("skipped: SPEND_TEST_ETCD not set");
-        return None;
-    };
+    let endpoints = spend_testkit::etcd::shared_endpoints()?;
     let prefix = format!("/spend-test/campaignex/{}", uuid::Uuid::new_v4());
-    let store = EtcdConfigStore::connect(&[url], &prefix, EtcdOptions::default())
+    let store = EtcdConfigStore::connect(&endpoints, &prefix, EtcdOptions::default())
         .await
         .expect("cannot set up the etcd client");
     Some(Arc::new(store))
@@ -194,9 +131,6 @@ pub async fn etcd() -> Option<Arc<EtcdConfigStore>> {
 
 /// `examples/reference-config.json`.
 pub fn reference_config() -> Value {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/spec/examples/reference-config.json"
-    );
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    let text = std::fs::read_to_string(spend_testkit::fixtures::REFERENCE_CONFIG).unwrap();
+    serde_json::from_str(&text).unwrap()
 }

@@ -1,54 +1,20 @@
-//! What the service tests share: the servers `.ci/run` starts (found through `SPEND_TEST_*`), an
-//! ingestor served by `run()` on a free port with a fresh topic, and a consumer that reads a whole
-//! topic back.
+//! What the service tests share, besides what `spend_testkit` has (the servers found through
+//! `SPEND_TEST_*`, a topic read back whole): an ingestor served by `run()` on a free port
+//! with a fresh topic, and a private broker to freeze and kill.
 #![allow(dead_code, unreachable_pub)]
 
-use std::collections::HashMap;
-use std::net::TcpListener as StdListener;
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Headers, Message};
-use rdkafka::{Offset, TopicPartitionList};
 use spend_ingestor::{IngestorConfig, IngestorDeps, KafkaSettings, KafkaSink, TopicSpec};
 use spend_runtime::{NoAuth, Role};
+use spend_testkit::http::answer;
+use spend_testkit::net::free_port;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub const PARTITIONS: i32 = 4;
-
-/// The value of a `SPEND_TEST_*` variable. Missing: under CI a failure, otherwise `None` after
-/// saying the test is skipped.
-pub fn server_env(name: &str) -> Option<String> {
-    match std::env::var(name) {
-        Ok(v) if !v.is_empty() => Some(v),
-        _ => {
-            if std::env::var("CI").as_deref() == Ok("true") {
-                panic!("{name} is not set: run the tests through .ci/run (scripts/test.sh)");
-            }
-            eprintln!("skipped: {name} not set");
-            None
-        }
-    }
-}
-
-pub fn example(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/spec/examples")
-        .join(name)
-}
-
-pub fn example_bytes(name: &str) -> Vec<u8> {
-    std::fs::read(example(name)).unwrap_or_else(|e| panic!("read {name}: {e}"))
-}
-
-pub fn fresh_topic(prefix: &str) -> String {
-    format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
-}
 
 pub fn kafka_settings(brokers: &str, topic: &str) -> KafkaSettings {
     let mut settings = KafkaSettings::new(brokers, topic);
@@ -153,105 +119,6 @@ impl Drop for Running {
     }
 }
 
-pub async fn answer(res: reqwest::Response) -> (u16, serde_json::Value) {
-    let status = res.status().as_u16();
-    let text = res.text().await.expect("body");
-    let value = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
-    (status, value)
-}
-
-/// One record read back from the topic.
-#[derive(Clone, Debug)]
-pub struct Consumed {
-    pub partition: i32,
-    pub offset: i64,
-    pub key: Vec<u8>,
-    pub payload: Vec<u8>,
-    /// Every header name and value, back to back (to scan what was produced byte by byte).
-    pub headers: Vec<u8>,
-}
-
-/// Reads the topic from the beginning until `expected` records came and then nothing more for
-/// `settle`; panics after `timeout`. The high watermark is not trusted (tansu's is wrong): records
-/// are counted.
-pub fn consume_all(
-    brokers: &str,
-    topic: &str,
-    expected: usize,
-    timeout: Duration,
-) -> Vec<Consumed> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set(
-            "group.id",
-            format!("test-{}", uuid::Uuid::new_v4().simple()),
-        )
-        .set("enable.auto.commit", "false")
-        .set("enable.partition.eof", "false")
-        .create()
-        .expect("consumer");
-    let metadata = consumer
-        .fetch_metadata(Some(topic), Duration::from_secs(10))
-        .expect("metadata");
-    let partitions = metadata.topics()[0].partitions().len() as i32;
-    assert!(partitions > 0, "topic {topic} has no partitions");
-    let mut tpl = TopicPartitionList::new();
-    for p in 0..partitions {
-        tpl.add_partition_offset(topic, p, Offset::Beginning)
-            .unwrap();
-    }
-    consumer.assign(&tpl).expect("assign");
-    let settle = Duration::from_millis(1500);
-    let deadline = Instant::now() + timeout;
-    let mut out = Vec::new();
-    let mut complete_at: Option<Instant> = None;
-    loop {
-        if let Some(t) = complete_at {
-            if t.elapsed() > settle {
-                break;
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "only {} of {expected} records arrived on {topic}",
-            out.len()
-        );
-        match consumer.poll(Duration::from_millis(100)) {
-            Some(Ok(m)) => {
-                let mut headers = Vec::new();
-                if let Some(h) = m.headers() {
-                    for header in h.iter() {
-                        headers.extend_from_slice(header.key.as_bytes());
-                        headers.extend_from_slice(header.value.unwrap_or_default());
-                    }
-                }
-                out.push(Consumed {
-                    partition: m.partition(),
-                    offset: m.offset(),
-                    key: m.key().unwrap_or_default().to_vec(),
-                    payload: m.payload().unwrap_or_default().to_vec(),
-                    headers,
-                });
-            }
-            Some(Err(e)) => panic!("consume {topic}: {e}"),
-            None => {}
-        }
-        if out.len() >= expected && complete_at.is_none() {
-            complete_at = Some(Instant::now());
-        }
-    }
-    out
-}
-
-/// Records grouped by the card id (the key).
-pub fn by_key(records: &[Consumed]) -> HashMap<Vec<u8>, Vec<Consumed>> {
-    let mut map: HashMap<Vec<u8>, Vec<Consumed>> = HashMap::new();
-    for r in records {
-        map.entry(r.key.clone()).or_default().push(r.clone());
-    }
-    map
-}
-
 /// A private tansu broker on a free port (for the broker-down test), stopped on drop.
 pub struct PrivateBroker {
     pub brokers: String,
@@ -261,11 +128,7 @@ pub struct PrivateBroker {
 
 impl PrivateBroker {
     pub fn start(tansu: &str) -> PrivateBroker {
-        let port = StdListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let url = format!("tcp://127.0.0.1:{port}");
         let child = Command::new(tansu)
             .args([

@@ -5,14 +5,13 @@
 //! and the scans for full PANs.
 #![allow(dead_code, unreachable_pub)]
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-
-pub const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/spec/examples");
+use spend_testkit::fixtures::{read_spec_example, SPEC_EXAMPLES as EXAMPLES};
+use spend_testkit::outcomes::{api_columns, final_outcomes};
 
 /// Variables a developer's shell might have set that would change what a service does.
 const INHERITED: [&str; 13] = [
@@ -39,12 +38,6 @@ pub fn spend() -> Command {
     }
     c.stdin(Stdio::null());
     c
-}
-
-/// A free loopback port (free when asked; the service takes it at once).
-pub fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
 }
 
 /// A service process listening on loopback; its stderr appended to `log`; killed on drop.
@@ -209,53 +202,16 @@ pub async fn upload_csv(
     serde_json::from_slice(&body).unwrap()
 }
 
-/// expected.csv by id; a duplicate row keeps the first outcome (REWARDS.md §4).
-pub fn expected() -> BTreeMap<String, Vec<String>> {
-    let mut r = csv::Reader::from_path(format!("{EXAMPLES}/expected.csv")).unwrap();
-    let mut out = BTreeMap::new();
-    for row in r.records() {
-        let row: Vec<String> = row.unwrap().iter().map(str::to_owned).collect();
-        if row[1] != "duplicate" {
-            out.insert(row[0].clone(), row);
-        }
-    }
-    out
-}
-
-/// The expected.csv columns of a stored outcome.
-pub fn as_expected_row(id: &str, v: &Value) -> Vec<String> {
-    let s = |k: &str| v[k].as_str().unwrap_or("").to_owned();
-    match v["status"].as_str() {
-        Some("rewarded") => vec![
-            id.to_owned(),
-            "rewarded".into(),
-            s("reward"),
-            s("unit"),
-            s("amount_sgd"),
-            s("base_campaign"),
-            s("promo_campaign"),
-            s("remark"),
-        ],
-        Some("dead_letter") => vec![
-            id.to_owned(),
-            "dead_letter".into(),
-            String::new(),
-            String::new(),
-            String::new(),
-            String::new(),
-            String::new(),
-            s("reason"),
-        ],
-        other => panic!("unexpected status {other:?} in {v}"),
-    }
-}
-
 /// Every id of expected.csv, read back through `GET /v1/transactions/{id}` (waiting up to 90 s
 /// for each to appear), equals its expected row; stored PANs are masked.
 pub async fn check_outcomes(client: &reqwest::Client, url: &str, admin: &str) {
-    let expected = expected();
+    // expected.csv's final outcome of every id; a duplicate row keeps the first (REWARDS.md §4).
+    let (ids, expected) = final_outcomes(
+        &String::from_utf8(read_spec_example("expected.csv")).expect("expected.csv is UTF-8"),
+    );
     let deadline = Instant::now() + Duration::from_secs(90);
-    for (id, want) in &expected {
+    for id in &ids {
+        let want = &expected[id];
         let got = loop {
             let r = client
                 .get(format!("{url}/v1/transactions/{id}"))
@@ -272,7 +228,7 @@ pub async fn check_outcomes(client: &reqwest::Client, url: &str, admin: &str) {
             assert!(Instant::now() < deadline, "no outcome for {id} in time");
             tokio::time::sleep(Duration::from_millis(200)).await;
         };
-        assert_eq!(&as_expected_row(id, &got), want, "{id}: {got}");
+        assert_eq!(&api_columns(&got), want, "{id}: {got}");
         let pan = got["card_pan"].as_str().unwrap_or_default();
         assert!(
             pan.is_empty() || pan.contains('*'),

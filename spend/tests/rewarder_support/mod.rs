@@ -15,29 +15,21 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::Message;
 use rust_decimal::Decimal;
 use spend_domain::config::Config;
 use spend_domain::money::fmt2;
 use spend_domain::{CardId, RecordId};
-use spend_kafka::{admin_client, consumer_config, ensure_topic, KafkaArgs};
-use spend_rewarder::bench::{
-    committed_offsets, encode_csv, produce, EncodedRecords, PartitionEnds,
-};
+use spend_kafka::KafkaArgs;
+use spend_rewarder::bench::{encode_csv, produce, EncodedRecords, PartitionEnds};
 use spend_schemas::codec;
 use spend_store::reward_embedded::EmbeddedRewardStore;
-use spend_store::reward_store::{DateRange, RewardStore, StoredOutcome};
+use spend_store::reward_store::{DateRange, RewardStore};
+use spend_testkit::fixtures::{GEN_MISSIONS, REFERENCE_CONFIG};
+use spend_testkit::fresh;
+use spend_testkit::kafka::{committed_offsets, create_topics, read_payloads};
+use spend_testkit::outcomes::{final_outcomes, is_reward, stored_columns};
 
 pub const ROWS: u64 = 200_000;
-pub const REFERENCE_CONFIG: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/spec/examples/reference-config.json"
-);
-pub const GEN_MISSIONS: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../examples/missions/gen-missions.json"
-);
 
 /// The in-process rewarders' logs, for when a test fails: one file per test process.
 pub fn init_logs() -> PathBuf {
@@ -55,23 +47,6 @@ pub fn init_logs() -> PathBuf {
             .try_init();
     }
     path
-}
-
-pub fn server_env(name: &str) -> Option<String> {
-    match std::env::var(name) {
-        Ok(v) if !v.is_empty() => Some(v),
-        _ => {
-            if std::env::var("CI").as_deref() == Ok("true") {
-                panic!("{name} is not set: run the tests through .ci/run (scripts/test.sh)");
-            }
-            eprintln!("skipped: {name} not set");
-            None
-        }
-    }
-}
-
-pub fn fresh(prefix: &str) -> String {
-    format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
 }
 
 pub fn spend() -> Command {
@@ -143,7 +118,7 @@ impl Fixture {
             .unwrap();
         assert!(evaluated.status.success(), "spend eval");
         let results = std::str::from_utf8(&evaluated.stdout).unwrap();
-        let expected = final_outcomes(results);
+        let (_, expected) = final_outcomes(results);
         let mut cards = cards_of(&file);
         payout_cards(results, &mut cards);
         let missions = mission_states(&states);
@@ -166,9 +141,7 @@ impl Fixture {
             missions,
             records: Arc::new(records),
         };
-        let admin = admin_client(&fx.kafka).unwrap();
-        ensure_topic(&admin, &fx.topic, partitions).await.unwrap();
-        ensure_topic(&admin, &fx.dlq, partitions).await.unwrap();
+        create_topics(&fx.kafka, &[&fx.topic, &fx.dlq], partitions).await;
         fx
     }
 
@@ -213,26 +186,6 @@ impl Fixture {
     }
 }
 
-/// Whether a results row's status is a stored reward: a record's, or a mission payout's.
-fn is_reward(status: &str) -> bool {
-    matches!(status, "rewarded" | "mission" | "mission_clawback")
-}
-
-/// The final outcome of every id of a results CSV: the first rewarded row of an id is final;
-/// otherwise its last dead letter stands. Mission payouts are rows of their own ids.
-pub fn final_outcomes(results: &str) -> HashMap<String, Vec<String>> {
-    let mut finals: HashMap<String, Vec<String>> = HashMap::new();
-    for line in csv::Reader::from_reader(results.as_bytes()).records() {
-        let line = line.unwrap();
-        let columns: Vec<String> = line.iter().skip(1).map(str::to_owned).collect();
-        let settled = finals.get(&line[0]).is_some_and(|c| is_reward(&c[0]));
-        if (is_reward(&line[1]) || &line[1] == "dead_letter") && !settled {
-            finals.insert(line[0].to_owned(), columns);
-        }
-    }
-    finals
-}
-
 /// Adds the card of every mission payout of a results CSV: the card of the record whose row it
 /// follows.
 fn payout_cards(results: &str, cards: &mut HashMap<String, String>) {
@@ -270,27 +223,6 @@ pub fn cards_of(file: &Path) -> HashMap<String, String> {
     cards
 }
 
-pub fn columns(o: &StoredOutcome) -> Vec<String> {
-    match (o.reward(), o.dead_letter_reason()) {
-        (Some(r), _) => vec![
-            o.payout.map_or("rewarded", |p| p.kind.as_str()).to_owned(),
-            fmt2(r.reward),
-            r.unit.as_str().into(),
-            r.amount_sgd.map(fmt2).unwrap_or_default(),
-            r.base_campaign.map(|u| u.to_string()).unwrap_or_default(),
-            r.promo_campaign.map(|u| u.to_string()).unwrap_or_default(),
-            r.remark.clone(),
-        ],
-        (None, Some(reason)) => {
-            let mut c = vec![String::new(); 7];
-            c[0] = "dead_letter".into();
-            c[6] = reason.as_str().into();
-            c
-        }
-        (None, None) => unreachable!(),
-    }
-}
-
 /// Every id's stored outcome is eval's; every card's stored count and totals are eval's.
 pub async fn check_store(fx: &Fixture, store: &EmbeddedRewardStore) {
     let mut missing = Vec::new();
@@ -298,8 +230,8 @@ pub async fn check_store(fx: &Fixture, store: &EmbeddedRewardStore) {
     for (id, want) in &fx.expected {
         match store.get(RecordId(id.parse().unwrap())).await.unwrap() {
             None => missing.push(id.clone()),
-            Some(o) if &columns(&o) != want => {
-                wrong.push(format!("{id}: {:?} != {want:?}", columns(&o)))
+            Some(o) if &stored_columns(&o) != want => {
+                wrong.push(format!("{id}: {:?} != {want:?}", stored_columns(&o)))
             }
             Some(_) => {}
         }
@@ -394,27 +326,17 @@ pub async fn check_dead_letter_topic(fx: &Fixture) {
         .filter(|(_, c)| c[0] == "dead_letter")
         .map(|(id, c)| (id.clone(), c[6].clone()))
         .collect();
-    let (kafka, topic) = (fx.kafka.clone(), fx.dlq.clone());
-    let seen = tokio::task::spawn_blocking(move || {
-        let mut config = consumer_config(&kafka, &fresh("dlq-check"));
-        config.set("auto.offset.reset", "earliest");
-        let consumer: BaseConsumer = config.create().unwrap();
-        consumer.subscribe(&[&topic]).unwrap();
-        let mut seen = HashSet::new();
-        let mut last = Instant::now();
-        while last.elapsed() < Duration::from_secs(5) {
-            if let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) {
-                let letter = codec().decode_dead_letter(m.payload().unwrap()).unwrap();
-                let reason: spend_domain::eval::DeadLetterReason = letter.reason.into();
-                let tx = letter.transaction.expect("generated records decode");
-                seen.insert((tx.id, reason.as_str().to_owned()));
-                last = Instant::now();
-            }
-        }
-        seen
-    })
-    .await
-    .unwrap();
+    // Read until nothing more came for 5 s.
+    let payloads = read_payloads(&fx.kafka, &fx.dlq, 0, Duration::from_secs(5), None).await;
+    let seen: HashSet<(String, String)> = payloads
+        .iter()
+        .map(|p| {
+            let letter = codec().decode_dead_letter(p).unwrap();
+            let reason: spend_domain::eval::DeadLetterReason = letter.reason.into();
+            let tx = letter.transaction.expect("generated records decode");
+            (tx.id, reason.as_str().to_owned())
+        })
+        .collect();
     let lost: Vec<_> = want.difference(&seen).collect();
     assert!(
         lost.is_empty(),
@@ -423,21 +345,4 @@ pub async fn check_dead_letter_topic(fx: &Fixture) {
         &lost[..lost.len().min(5)]
     );
     eprintln!("{} dead letters on the topic", want.len());
-}
-
-#[test]
-fn final_outcomes_keep_the_first_reward_and_the_last_dead_letter() {
-    let finals = final_outcomes(
-        "id,status,reward,unit,amount_sgd,base_campaign,promo_campaign,remark\n\
-         a,dead_letter,,,,,,no_fx_rate\n\
-         a,rewarded,1.00,points,1.00,,,x\n\
-         a,dead_letter,,,,,,original_not_found\n\
-         b,dead_letter,,,,,,no_fx_rate\n\
-         b,dead_letter,,,,,,unknown_program\n\
-         c,rewarded,1.00,points,1.00,,,x\n\
-         c,duplicate,,,,,,\n",
-    );
-    assert_eq!(finals["a"][0], "rewarded");
-    assert_eq!(finals["b"][6], "unknown_program");
-    assert_eq!(finals["c"][1], "1.00");
 }

@@ -24,6 +24,8 @@ use spend_domain::{
 use spend_store::reward_store::{
     Applied, BatchLedger, DateRange, StoredMission, StoredOutcome, Summary,
 };
+use spend_testkit::fixtures::MISSION_EXAMPLES as EXAMPLES;
+use spend_testkit::fixtures::REFERENCE_CONFIG as REFERENCE;
 use uuid::Uuid;
 
 use super::races::Pair;
@@ -33,12 +35,6 @@ use super::{all_history, card, d, date, now, Rng, Store};
 const DINE: Uuid = Uuid::from_u128(0x0000_0000_0000_4000_9000_0000_0000_d001);
 /// "Two coffees in one day", 20 points (scis_shopping, merchant contains "starbucks").
 const COFFEE: Uuid = Uuid::from_u128(0x0000_0000_0000_4000_9000_0000_0000_d004);
-
-const REFERENCE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/spec/examples/reference-config.json"
-);
-const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/missions/");
 
 fn json(path: &str) -> anyhow::Result<serde_json::Value> {
     let text = std::fs::read_to_string(path).with_context(|| format!("read {path}"))?;
@@ -51,7 +47,7 @@ fn mission_rules() -> anyhow::Result<RuleSet> {
     let reference =
         Config::from_json(&json(REFERENCE)?, &mut next).map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let missions =
-        Config::fragment_from_json(&json(&format!("{EXAMPLES}missions.json"))?, &mut next)
+        Config::fragment_from_json(&json(&format!("{EXAMPLES}/missions.json"))?, &mut next)
             .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     RuleSet::compile(&reference.merge(missions), 11).map_err(|e| anyhow::anyhow!("{e:?}"))
 }
@@ -129,7 +125,7 @@ async fn run(
     txs: &[Transaction],
 ) -> anyhow::Result<(Applied, Vec<StoredOutcome>)> {
     let (outcomes, _) = evaluate(store, rules, txs).await?;
-    let applied = store.apply(outcomes.clone()).await?;
+    let applied = store.apply(&outcomes).await?;
     Ok((applied, outcomes))
 }
 
@@ -228,7 +224,7 @@ pub(crate) async fn a_completion_pays_once_and_reads_back(store: Store) -> anyho
     assert_eq!(summary, summary_of(&history));
 
     // The same batch again (a redelivery after a crash, a retried write): nothing changes.
-    let again = store.apply(outcomes.clone()).await?;
+    let again = store.apply(&outcomes).await?;
     assert_eq!(
         again,
         Applied {
@@ -278,7 +274,7 @@ pub(crate) async fn an_outcome_already_final_has_its_mission_writes_skipped(
         caused_by: first.id,
     });
     write.payout = Some(payout.clone());
-    let applied = store.apply(vec![other]).await?;
+    let applied = store.apply(&[other]).await?;
     assert_eq!(
         applied,
         Applied {
@@ -298,7 +294,7 @@ pub(crate) async fn an_outcome_already_final_has_its_mission_writes_skipped(
         now(),
     )
     .context("a dead letter")?;
-    store.apply(vec![dead]).await?;
+    store.apply(&[dead]).await?;
     assert_eq!(store.missions(&[c]).await?, kept);
     let (applied, outcomes) = run(&store, &rules, std::slice::from_ref(&late)).await?;
     assert_eq!(
@@ -426,7 +422,7 @@ pub(crate) async fn the_later_state_of_a_batch_wins(store: Store) -> anyhow::Res
         last.insert((e.card_id, e.mission_id), e.state.clone());
     }
     assert_eq!(last.len(), 6, "both missions on every card");
-    store.apply(outcomes).await?;
+    store.apply(&outcomes).await?;
     let mut asked = cards.to_vec();
     asked.reverse();
     asked.push(cards[0]);
@@ -453,7 +449,7 @@ pub(crate) async fn missions_through_the_store_match_the_examples(
 ) -> anyhow::Result<()> {
     let rules = mission_rules()?;
     let today = chrono::Utc::now().date_naive();
-    let text = std::fs::read_to_string(format!("{EXAMPLES}transactions.csv"))?;
+    let text = std::fs::read_to_string(format!("{EXAMPLES}/transactions.csv"))?;
     let mut txs = Vec::new();
     for row in spend_domain::csv::CsvReader::new(text.as_bytes()) {
         let raw = row
@@ -560,7 +556,7 @@ pub(crate) async fn a_crash_before_mission_writes_is_repaired(pair: Pair) -> any
         summary_of(&history)
     );
 
-    let again = pair.b.apply(outcomes).await?;
+    let again = pair.b.apply(&outcomes).await?;
     assert_eq!(
         again,
         Applied {

@@ -44,7 +44,7 @@ impl Pair {
             decide_only: Arc::new(move |batch| {
                 let store = store.clone();
                 Box::pin(async move {
-                    store.apply(batch).await?;
+                    store.apply(&batch).await?;
                     Ok(())
                 })
             }),
@@ -107,7 +107,7 @@ async fn apply_in_chunks(
 ) -> anyhow::Result<Applied> {
     let mut total = Applied::default();
     for batch in offers.chunks(chunk) {
-        let applied = store.apply(batch.to_vec()).await?;
+        let applied = store.apply(batch).await?;
         total.written += applied.written;
         total.unchanged += applied.unchanged;
     }
@@ -179,7 +179,7 @@ pub(crate) async fn racing_rewards_leave_one_winner_and_only_its_rows(
 ) -> anyhow::Result<()> {
     let mut rng = Rng(21);
     let (c, p, txs) = records(&mut rng, 120);
-    pair.a.apply(vec![p.clone()]).await?;
+    pair.a.apply(std::slice::from_ref(&p)).await?;
     let offers_a: Vec<StoredOutcome> = txs.iter().map(|t| rewarded(t, "1.00")).collect();
     let mut offers_b: Vec<StoredOutcome> = txs.iter().map(|t| rewarded(t, "3.00")).collect();
     // Opposite orders: the two writers meet in the middle, each winning some ids.
@@ -217,7 +217,7 @@ pub(crate) async fn racing_a_reward_and_a_dead_letter_keeps_the_reward_whole(
 ) -> anyhow::Result<()> {
     let mut rng = Rng(22);
     let (c, p, txs) = records(&mut rng, 120);
-    pair.a.apply(vec![p.clone()]).await?;
+    pair.a.apply(std::slice::from_ref(&p)).await?;
     let rewards: Vec<StoredOutcome> = txs.iter().map(|t| rewarded(t, "1.00")).collect();
     let mut dead_letters: Vec<StoredOutcome> = txs
         .iter()
@@ -248,7 +248,7 @@ pub(crate) async fn a_crash_between_decision_and_derived_rows_is_repaired(
 ) -> anyhow::Result<()> {
     let mut rng = Rng(23);
     let (c, p, txs) = records(&mut rng, 24);
-    pair.a.apply(vec![p.clone()]).await?;
+    pair.a.apply(std::slice::from_ref(&p)).await?;
     let dl = tx(&mut rng, c, date(2024, 2, 9), "9.00", TxKind::Purchase);
     let mut batch: Vec<StoredOutcome> = txs.iter().map(|t| rewarded(t, "1.00")).collect();
     batch.push(stored(&dl, &dead(DeadLetterReason::UnknownProgram)));
@@ -293,7 +293,7 @@ pub(crate) async fn a_crash_between_decision_and_derived_rows_is_repaired(
     let rewards: Vec<StoredOutcome> = batch.iter().filter(|o| o.is_rewarded()).cloned().collect();
     check_final(&pair.a, c, &p, &rewards).await?;
     // The crashed writer's batch, retried elsewhere: every id is already decided.
-    let retried = pair.b.apply(batch.clone()).await?;
+    let retried = pair.b.apply(&batch).await?;
     ensure!(
         retried.written == 1 && retried.unchanged == batch.len() - 1,
         "only the dead letter is replaced by itself: {retried:?}"

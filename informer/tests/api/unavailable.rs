@@ -1,12 +1,10 @@
 //! A reward store that is down or too slow makes every read a 503 (never a 500), and `/readyz`
 //! says so.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use spend_domain::{CardId, RecordId, Transaction};
 use spend_informer::{run, InformerConfig, InformerDeps};
 use spend_store::reward_store::{
@@ -32,7 +30,7 @@ impl BadStore {
 
 #[async_trait::async_trait]
 impl RewardStore for BadStore {
-    async fn apply(&self, _batch: Vec<StoredOutcome>) -> Result<Applied> {
+    async fn apply(&self, _batch: &[StoredOutcome]) -> Result<Applied> {
         self.fail().await
     }
     async fn prefetch(&self, _txs: &[Transaction]) -> Result<PrefetchedLedger> {

@@ -4,7 +4,7 @@
 
 #![allow(dead_code, unreachable_pub)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -20,6 +20,8 @@ use spend_runtime::jwt::{JwtAuthenticator, JwtMinter, JwtSecret, TokenSpec};
 use spend_runtime::Role;
 use spend_store::reward_embedded::EmbeddedRewardStore;
 use spend_store::reward_store::{RewardStore, StoredOutcome};
+use spend_testkit::fixtures::jwt_key;
+pub use spend_testkit::http::Answer;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -27,14 +29,8 @@ use uuid::Uuid;
 
 pub const SECRET: &[u8] = b"informer-test-secret-of-at-least-32-bytes";
 
-pub fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../runtime/tests/fixtures")
-        .join(name)
-}
-
 fn read_fixture(name: &str) -> Vec<u8> {
-    std::fs::read(fixture(name)).unwrap()
+    std::fs::read(jwt_key(name)).unwrap()
 }
 
 /// HS256 with [`SECRET`] and RS256 with the fixture key pair.
@@ -99,29 +95,6 @@ pub struct Server {
     task: Option<JoinHandle<spend_informer::Result<()>>>,
 }
 
-/// One answer: status and the body as JSON (`Null` when empty or not JSON).
-#[derive(Debug)]
-pub struct Answer {
-    pub status: u16,
-    pub text: String,
-    pub body: Value,
-}
-
-impl Answer {
-    /// The error sentence, after checking the body has the API's error shape.
-    pub fn error(&self) -> &str {
-        let error = self.body["error"]
-            .as_str()
-            .unwrap_or_else(|| panic!("not an error body: {self:?}"));
-        assert!(self.body["details"].is_array(), "no details: {self:?}");
-        assert!(
-            !error.is_empty() && !error.starts_with(|c: char| c.is_uppercase()),
-            "not one lowercase sentence: {error:?}"
-        );
-        error
-    }
-}
-
 impl Server {
     pub async fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
@@ -151,7 +124,7 @@ impl Server {
 
     pub async fn apply(&self, outcomes: Vec<StoredOutcome>) {
         for chunk in outcomes.chunks(2000) {
-            self.store.apply(chunk.to_vec()).await.unwrap();
+            self.store.apply(chunk).await.unwrap();
         }
     }
 
@@ -161,11 +134,7 @@ impl Server {
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
-        let res = req.send().await.unwrap();
-        let status = res.status().as_u16();
-        let text = res.text().await.unwrap();
-        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Answer { status, text, body }
+        Answer::read(req.send().await.unwrap()).await
     }
 
     pub async fn stop(mut self) {

@@ -1,9 +1,7 @@
 //! A card's history and one record over real HTTP: the exact Reward shape, records by id,
 //! parameter checks, forged and foreign cursors, escaping of free text.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use spend_domain::eval::DeadLetterReason;
 use spend_domain::{TxKind, Unit};
 

@@ -1,72 +1,25 @@
 //! The OpenAPI document is well-formed OpenAPI 3.1 and describes exactly the routes served.
 
-mod common;
-
 use std::collections::BTreeSet;
 
-use common::*;
-use serde_json::Value;
+use crate::common::*;
+
 use spend_informer::openapi::document;
-
-const METHODS: [&str; 5] = ["get", "post", "put", "delete", "patch"];
-
-fn operations(doc: &Value) -> BTreeSet<(String, String)> {
-    let mut out = BTreeSet::new();
-    for (path, item) in doc["paths"].as_object().unwrap() {
-        for m in METHODS {
-            if item.get(m).is_some() {
-                out.insert((m.to_owned(), path.clone()));
-            }
-        }
-    }
-    out
-}
+use spend_testkit::openapi::{
+    assert_parses_as_openapi_3_1, assert_references_resolve_and_operation_ids_are_unique,
+    operations,
+};
 
 #[test]
 fn parses_as_openapi() {
     let doc = document();
-    let parsed: utoipa::openapi::OpenApi =
-        serde_json::from_value(doc.clone()).expect("a well-formed OpenAPI document");
-    assert_eq!(
-        parsed.paths.paths.len(),
-        doc["paths"].as_object().unwrap().len()
-    );
-    assert_eq!(doc["openapi"], "3.1.0");
-}
-
-fn collect_refs(v: &Value, out: &mut Vec<String>) {
-    match v {
-        Value::Object(m) => {
-            if let Some(Value::String(r)) = m.get("$ref") {
-                out.push(r.clone());
-            }
-            m.values().for_each(|v| collect_refs(v, out));
-        }
-        Value::Array(a) => a.iter().for_each(|v| collect_refs(v, out)),
-        _ => {}
-    }
+    assert_parses_as_openapi_3_1(&doc);
 }
 
 #[test]
 fn every_reference_resolves_and_operation_ids_are_unique() {
     let doc = document();
-    let mut refs = Vec::new();
-    collect_refs(&doc, &mut refs);
-    assert!(!refs.is_empty());
-    for r in refs {
-        let pointer = r.strip_prefix('#').expect("local reference");
-        assert!(doc.pointer(pointer).is_some(), "dangling {r}");
-    }
-    let mut ids = BTreeSet::new();
-    for (path, item) in doc["paths"].as_object().unwrap() {
-        for m in METHODS {
-            if let Some(op) = item.get(m) {
-                let id = op["operationId"].as_str().unwrap();
-                assert!(ids.insert(id.to_owned()), "{id} twice ({m} {path})");
-                assert!(op["responses"].as_object().is_some_and(|r| !r.is_empty()));
-            }
-        }
-    }
+    assert_references_resolve_and_operation_ids_are_unique(&doc);
 }
 
 #[test]

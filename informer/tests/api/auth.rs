@@ -2,9 +2,7 @@
 //! malformed, bad signature, expired, not yet valid, unknown role → 401; wrong role or another
 //! customer's card → 403; a customer's own card and an admin → 200.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::json;
 use spend_domain::eval::DeadLetterReason;
 use spend_domain::Unit;

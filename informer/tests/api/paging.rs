@@ -2,12 +2,10 @@
 //! filters at month edges, cursors across ranges and cards, exact summary totals, and no full PAN
 //! in any page.
 
-mod common;
-
 use std::collections::{BTreeMap, HashSet};
 
+use crate::common::*;
 use chrono::{Duration, NaiveDate};
-use common::*;
 use rust_decimal::Decimal;
 use serde_json::Value;
 use spend_domain::eval::DeadLetterReason;

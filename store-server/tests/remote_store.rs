@@ -139,16 +139,19 @@ async fn a_server_that_is_down_is_unavailable_without_a_hang() -> anyhow::Result
 async fn a_restarted_server_serves_the_same_data_to_the_same_client() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let open = || -> anyhow::Result<Router> {
-        Ok(remote::router(Arc::new(EmbeddedRewardStore::open(
-            dir.path(),
-        )?)))
+        Ok(spend_store_server::router(Arc::new(
+            EmbeddedRewardStore::open(dir.path())?,
+        )))
     };
     let server = Server::bind(open()?).await?;
     let addr = server.url.clone();
     let store = client(&addr, quick())?;
     let t = tx(1, 100);
     let outcome = rewarded(&t, "5.00")?;
-    assert_eq!(store.apply(vec![outcome.clone()]).await?.written, 1);
+    assert_eq!(
+        store.apply(std::slice::from_ref(&outcome)).await?.written,
+        1
+    );
     server.stop().await?;
 
     unavailable(store.get(t.id).await);
@@ -168,7 +171,7 @@ async fn a_restarted_server_serves_the_same_data_to_the_same_client() -> anyhow:
     };
     assert_eq!(found.as_ref(), Some(&outcome));
     // Once-only holds across the restart.
-    let again = store.apply(vec![outcome]).await?;
+    let again = store.apply(&[outcome]).await?;
     assert_eq!((again.written, again.unchanged), (0, 1));
     server.stop().await
 }
@@ -242,9 +245,9 @@ async fn post(http: &reqwest::Client, url: &str, body: Vec<u8>) -> anyhow::Resul
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_bodies_are_400s_that_say_why_and_the_server_carries_on() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let server = Server::bind(remote::router(Arc::new(EmbeddedRewardStore::open(
-        dir.path(),
-    )?)))
+    let server = Server::bind(spend_store_server::router(Arc::new(
+        EmbeddedRewardStore::open(dir.path())?,
+    )))
     .await?;
     let http = reqwest::Client::new();
     for (path, body, says) in bad_bodies() {
@@ -283,7 +286,7 @@ async fn bad_bodies_are_400s_that_say_why_and_the_server_carries_on() -> anyhow:
     let store = client(&server.url, quick())?;
     store.ping().await?;
     let t = tx(2, 200);
-    store.apply(vec![rewarded(&t, "1.10")?]).await?;
+    store.apply(&[rewarded(&t, "1.10")?]).await?;
     let summary = store.summary(t.card_id, DateRange::ALL).await?;
     assert_eq!(summary.count, 1);
     assert_eq!(
@@ -296,9 +299,9 @@ async fn bad_bodies_are_400s_that_say_why_and_the_server_carries_on() -> anyhow:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_body_over_the_limit_is_413() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let server = Server::bind(remote::router(Arc::new(EmbeddedRewardStore::open(
-        dir.path(),
-    )?)))
+    let server = Server::bind(spend_store_server::router(Arc::new(
+        EmbeddedRewardStore::open(dir.path())?,
+    )))
     .await?;
     let http = reqwest::Client::new();
     let url = format!("{}{}", server.url, paths::APPLY);
@@ -315,7 +318,7 @@ async fn a_refused_token_is_unavailable_and_says_so() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let secret = JwtSecret::new(b"a-test-secret-of-at-least-32-bytes!!".to_vec())?;
     let auth = Arc::new(JwtAuthenticator::hs256(&secret));
-    let app = remote::router(Arc::new(EmbeddedRewardStore::open(dir.path())?))
+    let app = spend_store_server::router(Arc::new(EmbeddedRewardStore::open(dir.path())?))
         .route_layer(require_role(auth, Role::Service));
     let server = Server::bind(app).await?;
     let mint = |secret: &JwtSecret, role| -> anyhow::Result<String> {
@@ -355,7 +358,7 @@ struct Failing(fn() -> RewardStoreError);
 impl RewardStore for Failing {
     async fn apply(
         &self,
-        _: Vec<StoredOutcome>,
+        _: &[StoredOutcome],
     ) -> Result<spend_store::reward_store::Applied, RewardStoreError> {
         Err((self.0)())
     }
@@ -411,10 +414,10 @@ async fn store_errors_cross_the_wire_as_themselves() -> anyhow::Result<()> {
             },
         ),
     ] {
-        let server = Server::bind(remote::router(Arc::new(Failing(make)))).await?;
+        let server = Server::bind(spend_store_server::router(Arc::new(Failing(make)))).await?;
         let store = client(&server.url, quick())?;
         let results = [
-            store.apply(vec![rewarded(&tx(1, 0), "1.00")?]).await.err(),
+            store.apply(&[rewarded(&tx(1, 0), "1.00")?]).await.err(),
             store.prefetch(&[tx(1, 0)]).await.err(),
             store.get(RecordId(Uuid::nil())).await.err(),
             store.history(card, DateRange::ALL, 5, None).await.err(),

@@ -7,37 +7,20 @@ use std::sync::Arc;
 use serde_json::Value;
 use spend_runtime::jwt::{JwtAuthenticator, JwtSecret};
 use spend_runtime::{require_role, AlwaysReady, Role};
-use spend_store::remote::openapi::document;
-use spend_store::remote::{self, paths, CONTENT_TYPE};
+use spend_store::remote::{paths, CONTENT_TYPE};
 use spend_store::reward_embedded::EmbeddedRewardStore;
+use spend_store_server::openapi::document;
+use spend_testkit::openapi::{
+    assert_parses_as_openapi_3_1, assert_references_resolve_and_operation_ids_are_unique,
+    operations,
+};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-
-const METHODS: [&str; 5] = ["get", "post", "put", "delete", "patch"];
-
-/// `(method, path)` of every operation in the document.
-fn operations(doc: &Value) -> BTreeSet<(String, String)> {
-    let mut out = BTreeSet::new();
-    for (path, item) in doc["paths"].as_object().unwrap() {
-        for m in METHODS {
-            if item.get(m).is_some() {
-                out.insert((m.to_owned(), path.clone()));
-            }
-        }
-    }
-    out
-}
 
 #[test]
 fn parses_as_openapi() {
     let doc = document();
-    let parsed: utoipa::openapi::OpenApi =
-        serde_json::from_value(doc.clone()).expect("a well-formed OpenAPI document");
-    assert_eq!(
-        parsed.paths.paths.len(),
-        doc["paths"].as_object().unwrap().len()
-    );
-    assert_eq!(doc["openapi"], "3.1.0");
+    let parsed = assert_parses_as_openapi_3_1(&doc);
     assert_eq!(doc["info"]["title"], "spend store");
     // The binary body schema is one utoipa's 3.1 model understands, not an ignored keyword.
     let reparsed = serde_json::to_value(&parsed).unwrap();
@@ -47,39 +30,10 @@ fn parses_as_openapi() {
     );
 }
 
-fn collect_refs(v: &Value, out: &mut Vec<String>) {
-    match v {
-        Value::Object(m) => {
-            if let Some(Value::String(r)) = m.get("$ref") {
-                out.push(r.clone());
-            }
-            m.values().for_each(|v| collect_refs(v, out));
-        }
-        Value::Array(a) => a.iter().for_each(|v| collect_refs(v, out)),
-        _ => {}
-    }
-}
-
 #[test]
 fn every_reference_resolves_and_operation_ids_are_unique() {
     let doc = document();
-    let mut refs = Vec::new();
-    collect_refs(&doc, &mut refs);
-    assert!(!refs.is_empty());
-    for r in refs {
-        let pointer = r.strip_prefix('#').expect("local reference");
-        assert!(doc.pointer(pointer).is_some(), "dangling {r}");
-    }
-    let mut ids = BTreeSet::new();
-    for (path, item) in doc["paths"].as_object().unwrap() {
-        for m in METHODS {
-            if let Some(op) = item.get(m) {
-                let id = op["operationId"].as_str().unwrap();
-                assert!(ids.insert(id.to_owned()), "{id} twice ({m} {path})");
-                assert!(op["responses"].as_object().is_some_and(|r| !r.is_empty()));
-            }
-        }
-    }
+    assert_references_resolve_and_operation_ids_are_unique(&doc);
 }
 
 fn served_routes() -> BTreeSet<(String, String)> {
@@ -143,12 +97,12 @@ fn store_routes_take_a_token_and_meta_routes_none() {
 async fn every_documented_operation_is_served() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let secret = JwtSecret::new(b"a-test-secret-of-at-least-32-bytes!!".to_vec())?;
-    let routes = remote::router(Arc::new(EmbeddedRewardStore::open(dir.path())?))
+    let routes = spend_store_server::router(Arc::new(EmbeddedRewardStore::open(dir.path())?))
         .route_layer(require_role(
             Arc::new(JwtAuthenticator::hs256(&secret)),
             Role::Service,
         ))
-        .merge(remote::openapi_router());
+        .merge(spend_store_server::openapi_router());
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}", listener.local_addr()?);
     let shutdown = CancellationToken::new();
