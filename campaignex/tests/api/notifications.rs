@@ -3,12 +3,10 @@
 //! who "me" is, every refusal in the API's error shape, persistence across a restart, and that
 //! the settings never show up in the configuration.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Answer, Server};
+use crate::common::{Answer, Server};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use serde_json::{json, Value};
 use spend_campaignex::CampaignexConfig;
@@ -344,7 +342,7 @@ async fn settings_survive_a_restart_of_the_embedded_store() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn settings_survive_a_new_etcd_client() {
-    let Some(store) = common::etcd().await else {
+    let Some(store) = crate::common::etcd().await else {
         return;
     };
     let me = customer("c-7");

@@ -1,7 +1,5 @@
 //! The OpenAPI document is well-formed OpenAPI 3.1 and describes exactly the routes served.
 
-mod common;
-
 use std::collections::BTreeSet;
 
 use spend_campaignex::openapi::document;
@@ -57,8 +55,8 @@ fn documents_exactly_the_route_table() {
 /// Every documented operation is routed: none answers "no route" (404 from the fallback) or 405.
 #[tokio::test]
 async fn every_documented_operation_is_served() {
-    let (store, _dir) = common::embedded();
-    let s = common::Server::start(store).await;
+    let (store, _dir) = crate::common::embedded();
+    let s = crate::common::Server::start(store).await;
     for (method, path) in operations(&document()) {
         let path = path.replace("{id}", "x");
         let body = matches!(method.as_str(), "post" | "put").then_some("{}");

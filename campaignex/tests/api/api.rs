@@ -1,11 +1,9 @@
 //! The configuration API through real HTTP, on every store backend: the embedded store always,
 //! etcd when `SPEND_TEST_ETCD` names one (each test under its own random key prefix).
 
-mod common;
-
 use std::sync::Arc;
 
-use common::{reference_config, Answer, Server};
+use crate::common::{reference_config, Answer, Server};
 use serde_json::{json, Value};
 use spend_store::config_store::ConfigStore;
 

@@ -6,12 +6,10 @@
 //! The race is made certain, not hoped for: the store below writes the campaign right after the
 //! first read campaignex makes of the configuration.
 
-mod common;
-
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use common::Server;
+use crate::common::Server;
 use futures::stream::BoxStream;
 use serde_json::{json, Value};
 use spend_store::config_store::{
@@ -89,13 +87,13 @@ async fn a_campaign_created_during_a_program_delete_keeps_the_program(inner: Arc
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn embedded() {
-    let (store, _dir) = common::embedded();
+    let (store, _dir) = crate::common::embedded();
     a_campaign_created_during_a_program_delete_keeps_the_program(store).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn etcd() {
-    let Some(store) = common::etcd().await else {
+    let Some(store) = crate::common::etcd().await else {
         return;
     };
     a_campaign_created_during_a_program_delete_keeps_the_program(store).await;

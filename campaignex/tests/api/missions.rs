@@ -2,9 +2,7 @@
 //! If-Match / 412 and error shape as campaigns, on every store backend (embedded always, etcd
 //! when `SPEND_TEST_ETCD` names one).
 
-mod common;
-
-use common::{Answer, Server};
+use crate::common::{Answer, Server};
 use serde_json::{json, Value};
 use spend_store::config_store::ConfigStore;
 
@@ -162,7 +160,7 @@ async fn a_program_named_by_a_mission_cannot_be_deleted(s: &Server) {
 }
 
 async fn missions_travel_in_the_whole_configuration(s: &Server) {
-    let mut doc = common::reference_config();
+    let mut doc = crate::common::reference_config();
     doc["missions"] = json!([mission("scis_shopping")]);
     let put = s.put("/v1/config", &doc, &[]).await;
     assert_status(&put, 200);

@@ -2,12 +2,10 @@
 //! `503 {"error": "configuration store unavailable"}`, `/readyz` names the store, `/healthz` stays
 //! 200.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::Server;
+use crate::common::Server;
 use futures::stream::BoxStream;
 use serde_json::{json, Value};
 use spend_campaignex::CampaignexConfig;
@@ -87,7 +85,7 @@ async fn every_route_is_503(s: &Server) {
         "conditions": [], "rate": "1"})
     .to_string();
     let campaign_path = "/v1/campaigns/00000000-0000-4000-8000-000000000001";
-    let config = common::reference_config().to_string();
+    let config = crate::common::reference_config().to_string();
     let routes: Vec<(&str, &str, Option<&str>)> = vec![
         ("GET", "/v1/programs", None),
         ("POST", "/v1/programs", Some(&program)),
