@@ -7,35 +7,6 @@ use crate::common::{reference_config, Answer, Server};
 use serde_json::{json, Value};
 use spend_store::config_store::ConfigStore;
 
-/// Runs each scenario once per backend.
-macro_rules! on_every_store {
-    ($($name:ident),* $(,)?) => {
-        mod embedded {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let (store, _dir) = crate::common::embedded();
-                    let server = crate::common::Server::start(store).await;
-                    super::$name(&server).await;
-                    server.stop().await;
-                }
-            )*
-        }
-        mod etcd {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let Some(store) = crate::common::etcd().await else { return };
-                    let server = crate::common::Server::start(store.clone()).await;
-                    super::$name(&server).await;
-                    server.stop().await;
-                    super::clean(store.as_ref()).await;
-                }
-            )*
-        }
-    };
-}
-
 on_every_store!(
     programs_crud,
     fx_rates_crud,

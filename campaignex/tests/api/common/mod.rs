@@ -134,3 +134,33 @@ pub fn reference_config() -> Value {
     let text = std::fs::read_to_string(spend_testkit::fixtures::REFERENCE_CONFIG).unwrap();
     serde_json::from_str(&text).unwrap()
 }
+
+/// Runs each scenario once per backend: `on_every_store!(a, b)` makes `embedded::a`, `etcd::a`, …
+/// from the module's `async fn a(&Server)`; the etcd ones then call the module's `clean(store)`.
+macro_rules! on_every_store {
+    ($($name:ident),* $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let (store, _dir) = crate::common::embedded();
+                    let server = crate::common::Server::start(store).await;
+                    super::$name(&server).await;
+                    server.stop().await;
+                }
+            )*
+        }
+        mod etcd {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(store) = crate::common::etcd().await else { return };
+                    let server = crate::common::Server::start(store.clone()).await;
+                    super::$name(&server).await;
+                    server.stop().await;
+                    super::clean(store.as_ref()).await;
+                }
+            )*
+        }
+    };
+}
