@@ -10,11 +10,16 @@ fn example(name: &str) -> String {
 }
 
 fn spend_eval(configs: &[&str], stdin: &[u8]) -> Output {
+    spend_eval_with(configs, &[], stdin)
+}
+
+fn spend_eval_with(configs: &[&str], args: &[&str], stdin: &[u8]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_spend"));
     cmd.arg("eval");
     for c in configs {
         cmd.arg("--config").arg(c);
     }
+    cmd.args(args);
     let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -178,4 +183,75 @@ fn bad_configuration_is_refused() {
     let out = spend_eval(&["/nonexistent/config.json"], ROW.as_bytes());
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read configuration"));
+}
+
+/// The ledger spills to temporary files once `--ledger-memory` ids are in memory, and merges its
+/// files past 8 of them. A budget of 37 ids on 20,000 generated rows (re-sends and reversals
+/// included) spills 500 times and merges dozens of times: every result must be what the default
+/// budget (no spill at this size) gives, and so must the normative examples.
+#[test]
+fn a_ledger_spilled_to_disk_changes_no_result() {
+    let gen = Command::new(env!("CARGO_BIN_EXE_spend"))
+        .args(["gen", "--rows", "20000", "--cards", "300", "--seed", "7"])
+        .output()
+        .expect("spawn spend gen");
+    assert!(
+        gen.status.success(),
+        "{}",
+        String::from_utf8_lossy(&gen.stderr)
+    );
+    let configs = [
+        &example("reference-config.json")[..],
+        &example("example-campaigns.json")[..],
+    ];
+    let whole = spend_eval(&configs, &gen.stdout);
+    let spilled = spend_eval_with(&configs, &["--ledger-memory", "37"], &gen.stdout);
+    for out in [&whole, &spilled] {
+        assert_no_panic(out);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let whole = String::from_utf8(whole.stdout).unwrap();
+    // The file exercises what the ledger answers: duplicates, and reversals of earlier purchases.
+    assert!(
+        whole.matches(",duplicate,").count() > 10,
+        "too few duplicates"
+    );
+    assert!(whole.matches("reversal").count() > 50, "too few reversals");
+    assert_eq!(String::from_utf8(spilled.stdout).unwrap(), whole);
+
+    let input = std::fs::read(example("transactions.csv")).unwrap();
+    let expected = std::fs::read_to_string(example("expected.csv")).unwrap();
+    for budget in ["1", "2", "3"] {
+        let out = spend_eval_with(&configs, &["--ledger-memory", budget], &input);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            String::from_utf8(out.stdout).unwrap(),
+            expected,
+            "budget {budget}"
+        );
+    }
+}
+
+#[test]
+fn a_ledger_memory_of_zero_is_refused() {
+    let out = spend_eval_with(
+        &[&example("reference-config.json")],
+        &["--ledger-memory", "0"],
+        b"",
+    );
+    assert_no_panic(&out);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--ledger-memory") && stderr.contains("at least 1"),
+        "{stderr}"
+    );
 }

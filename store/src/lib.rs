@@ -11,6 +11,7 @@
 //! ([`api_error`]). The `/readyz` backends of both stores are here too ([`readiness`]), so every service reports them alike.
 
 pub mod api_error;
+pub mod bloom;
 mod checks;
 pub mod config_store;
 pub mod embedded;

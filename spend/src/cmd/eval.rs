@@ -1,5 +1,11 @@
 //! `spend eval`: the rows of a CSV file, in file order, through the same validation and reward
-//! engine the pipeline uses, with an in-memory ledger. Also the campaign simulator.
+//! engine the pipeline uses. Also the campaign simulator.
+//!
+//! It streams: rows are read, evaluated and written one at a time, and what it must remember of
+//! every id (for duplicates and reversals) sits in a [`SpillLedger`], whose memory is bounded by
+//! `--ledger-memory`, not by the file.
+
+mod ledger;
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -8,10 +14,11 @@ use anyhow::{bail, Context};
 use spend_domain::config::Config;
 use spend_domain::csv::CsvReader;
 use spend_domain::eval::Outcome;
-use spend_domain::ledger::MemoryLedger;
 use spend_domain::money::fmt2;
 use spend_domain::rules::RuleSet;
 use spend_domain::transaction::parse_transaction;
+
+use ledger::SpillLedger;
 
 /// Runs the rows on stdin through validation and the reward engine; writes one result row each.
 #[derive(clap::Args, Debug)]
@@ -23,6 +30,18 @@ pub(crate) struct EvalArgs {
     /// Also write every card's final state in every mission to FILE as CSV (docs/missions.md).
     #[arg(long = "missions-out", value_name = "FILE")]
     pub(crate) missions_out: Option<PathBuf>,
+    /// Ids remembered in memory (for duplicates and reversals); beyond that the older ones move to
+    /// sorted temporary files in $TMPDIR, so memory stays bounded however long the input is.
+    #[arg(long = "ledger-memory", value_name = "IDS", default_value_t = ledger::DEFAULT_BUDGET,
+          value_parser = parse_budget)]
+    pub(crate) ledger_memory: usize,
+}
+
+fn parse_budget(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("`{s}` is not a whole number of ids of at least 1")),
+    }
 }
 
 /// The configuration revision `eval` records: there is no store, so there is no revision.
@@ -54,7 +73,7 @@ pub(crate) fn run(args: &EvalArgs, input: impl Read, out: impl Write) -> anyhow:
     let today = chrono::Utc::now().date_naive();
 
     let with_missions = rules.has_missions();
-    let mut ledger = MemoryLedger::new();
+    let mut ledger = SpillLedger::new(args.ledger_memory);
     let mut w = csv::WriterBuilder::new()
         .terminator(csv::Terminator::Any(b'\n'))
         .from_writer(out);
@@ -97,7 +116,9 @@ pub(crate) fn run(args: &EvalArgs, input: impl Read, out: impl Write) -> anyhow:
         } else {
             Vec::new()
         };
-        ledger.record(&tx, &outcome);
+        // A lookup that failed answered "unknown"; the row's result is not written on it.
+        ledger.check().map_err(ledger_error)?;
+        ledger.record(&tx, &outcome).map_err(ledger_error)?;
         let id = tx.id.to_string();
         match &outcome {
             Outcome::Rewarded(r) => {
@@ -147,7 +168,7 @@ pub(crate) fn run(args: &EvalArgs, input: impl Read, out: impl Write) -> anyhow:
 /// Every card's state in every mission, by card then mission id, with its status as of `today`.
 fn write_mission_states(
     path: &std::path::Path,
-    ledger: &MemoryLedger,
+    ledger: &SpillLedger,
     today: chrono::NaiveDate,
 ) -> anyhow::Result<()> {
     let file =
@@ -189,6 +210,10 @@ const MISSION_COLUMNS: [&str; 9] = [
     "completions",
     "completed_at",
 ];
+
+fn ledger_error(e: std::io::Error) -> anyhow::Error {
+    anyhow::anyhow!("the ledger's temporary files failed: {e}")
+}
 
 fn write_rejected<W: Write>(
     w: &mut csv::Writer<W>,
