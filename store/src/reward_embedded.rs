@@ -43,6 +43,15 @@
 //! decide, write" atomic against concurrent applies; records earlier in the same batch are
 //! seen through an in-batch overlay. Readers take snapshots and never wait for the writer.
 //!
+//! **Stored ids.** Almost every record is new, and its two once-only reads (the batch prefetch,
+//! then the check under the writer lock) would each search the memtable's skiplist and the
+//! tables' filters for a key that is not there: the largest cost of a write, by profile. So the
+//! store keeps [`StoredIds`], Bloom filters over every id with an `outcomes` entry, built at open
+//! from the keys and filled by each `apply` *before* its commit; a read that the filters call
+//! absent is absent, and only the rest (re-sends, and ~1-2 % false positives) read the keyspace.
+//! A filter can only err towards a read: an id is added before it can be visible, never removed
+//! (outcomes are never deleted), and a failed commit leaves only a spare entry.
+//!
 //! **Summaries** scan the card's history in range reading only each value's fixed header (unit
 //! and reward): bounded by the card's history, not by the store (measured: ~0.6 ms for a card
 //! of 2,000 outcomes on the loaded machine, tens of µs for a typical card). Per-month running
@@ -51,7 +60,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use async_trait::async_trait;
 use chrono::{Datelike, NaiveDate};
@@ -59,6 +68,8 @@ use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode, Readable};
 use rust_decimal::Decimal;
 use spend_domain::ledger::{OriginalPurchase, Prior};
 use spend_domain::{CardId, RecordId, Transaction, TxKind};
+
+use crate::bloom::{Bloom, Probe};
 
 use crate::reward_store::{
     check_cursor, decode_outcome, encode_outcome, encode_reference, page_limit, peek_header,
@@ -75,6 +86,13 @@ const FORMAT: u64 = 1;
 
 type HistoryKey = [u8; 36];
 
+/// A keyspace's memtable size (fjall's default is 64 MiB). fjall counts key and value bytes;
+/// the skiplist's nodes add ~2x, so with 64 MiB the `outcomes` and `history` memtables held
+/// ~500 MB between them at a million records (`spend dev` peaked at 1.2 GB). Smaller memtables
+/// flush more often, each flush smaller. Applies to keyspaces created from now on; an existing
+/// store keeps the size it was created with.
+const MEMTABLE_BYTES: u64 = 16 << 20;
+
 /// A [`RewardStore`] in one local folder. Cheap to clone: clones share the database.
 #[derive(Clone)]
 pub struct EmbeddedRewardStore {
@@ -89,6 +107,60 @@ struct Inner {
     missions: Keyspace,
     /// Held by one `apply` from its first read to its commit.
     writer: Mutex<()>,
+    /// Every id in `outcomes`, and maybe a few more.
+    ids: RwLock<StoredIds>,
+}
+
+/// Bloom filters over the ids in `outcomes`, each twice the capacity of the one before, so the
+/// set grows without a rebuild: a lookup tries each (one cache miss apiece; a few at most).
+struct StoredIds {
+    filters: Vec<Bloom>,
+    /// Ids added to the last filter.
+    in_last: usize,
+}
+
+impl StoredIds {
+    /// The first filter's capacity: ~1.2 MB.
+    const FIRST: usize = 1 << 20;
+
+    /// The filters over every key of `outcomes`.
+    fn load(outcomes: &Keyspace) -> Result<Self> {
+        let mut keys = Vec::new();
+        for row in outcomes.iter() {
+            let key = row.key().map_err(storage)?;
+            let id: [u8; 16] = key.as_ref().try_into().map_err(|_| {
+                RewardStoreError::Corrupt(format!("an outcome key of {} bytes", key.len()))
+            })?;
+            keys.push(u128::from_be_bytes(id));
+        }
+        let mut ids = StoredIds {
+            filters: vec![Bloom::new(Self::FIRST.max(keys.len() * 2))],
+            in_last: 0,
+        };
+        for key in keys {
+            ids.insert(key);
+        }
+        Ok(ids)
+    }
+
+    fn insert(&mut self, key: u128) {
+        let last = self.filters.len() - 1;
+        if self.in_last >= self.filters[last].capacity() {
+            let next = Bloom::new(self.filters[last].capacity() * 2);
+            self.filters.push(next);
+            self.in_last = 0;
+        }
+        self.in_last += 1;
+        if let Some(last) = self.filters.last_mut() {
+            last.insert(Probe::of(key));
+        }
+    }
+
+    /// `false`: `id` has no `outcomes` entry. `true`: it may have one.
+    fn may_contain(&self, id: RecordId) -> bool {
+        let probe = Probe::of(id.0.as_u128());
+        self.filters.iter().any(|f| f.may_contain(probe))
+    }
 }
 
 impl EmbeddedRewardStore {
@@ -107,8 +179,10 @@ impl EmbeddedRewardStore {
             e => storage(e),
         })?;
         let keyspace = |name: &str| {
-            db.keyspace(name, KeyspaceCreateOptions::default)
-                .map_err(storage)
+            db.keyspace(name, || {
+                KeyspaceCreateOptions::default().max_memtable_size(MEMTABLE_BYTES)
+            })
+            .map_err(storage)
         };
         let outcomes = keyspace("outcomes")?;
         let history = keyspace("history")?;
@@ -129,9 +203,11 @@ impl EmbeddedRewardStore {
                 )))
             }
         }
+        let ids = StoredIds::load(&outcomes)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 db,
+                ids: RwLock::new(ids),
                 outcomes,
                 history,
                 reversals,
@@ -233,9 +309,10 @@ struct BatchWrite<'a> {
 
 impl BatchWrite<'_> {
     /// Whether `id` already has a final (rewarded) outcome, stored or earlier in this batch.
-    fn is_final(&self, id: RecordId) -> Result<bool> {
+    fn is_final(&self, id: RecordId, stored: &StoredIds) -> Result<bool> {
         Ok(match self.in_batch.get(&id) {
             Some(&rewarded) => rewarded,
+            None if !stored.may_contain(id) => false,
             None => match self.inner.outcomes.get(id.0.as_bytes()).map_err(storage)? {
                 Some(v) => matches!(peek_header(&v)?, Header::Rewarded { .. }),
                 None => false,
@@ -244,9 +321,9 @@ impl BatchWrite<'_> {
     }
 
     /// Writes `o` and what it causes, unless its id is final already.
-    fn outcome(&mut self, o: &StoredOutcome) -> Result<()> {
+    fn outcome(&mut self, o: &StoredOutcome, stored: &StoredIds) -> Result<()> {
         let id = o.id();
-        if self.is_final(id)? {
+        if self.is_final(id, stored)? {
             self.applied.unchanged += 1;
             return Ok(());
         }
@@ -274,7 +351,7 @@ impl BatchWrite<'_> {
             let key = mission_key(m.mission.card_id, m.mission.mission_id);
             self.missions.insert(key, encode_mission(&m.mission));
             if let Some(payout) = &m.payout {
-                self.outcome(payout)?;
+                self.outcome(payout, stored)?;
             }
         }
         Ok(())
@@ -283,6 +360,13 @@ impl BatchWrite<'_> {
     fn commit(mut self) -> Result<Applied> {
         for (key, state) in self.missions.drain() {
             self.writes.insert(&self.inner.missions, key, state);
+        }
+        {
+            // Before the commit: once a reader can see an id, the filters have it.
+            let mut stored = self.inner.ids.write().unwrap_or_else(|p| p.into_inner());
+            for id in self.in_batch.keys() {
+                stored.insert(id.0.as_u128());
+            }
         }
         self.writes.commit().map_err(storage)?;
         Ok(self.applied)
@@ -298,8 +382,12 @@ fn apply_batch(inner: &Inner, batch: &[StoredOutcome]) -> Result<Applied> {
         missions: HashMap::new(),
         applied: Applied::default(),
     };
-    for o in batch {
-        write.outcome(o)?;
+    {
+        // Only an `apply` adds ids, and this one holds the writer lock: the filters stay as read.
+        let stored = inner.ids.read().unwrap_or_else(|p| p.into_inner());
+        for o in batch {
+            write.outcome(o, &stored)?;
+        }
     }
     write.commit()
 }
@@ -334,7 +422,12 @@ fn prefetch_batch(
 ) -> Result<PrefetchedLedger> {
     let mut ledger = PrefetchedLedger::new();
     let snapshot = inner.db.snapshot();
+    // Read after the snapshot is taken: whatever it sees was added to the filters before.
+    let stored = inner.ids.read().unwrap_or_else(|p| p.into_inner());
     for &id in ids {
+        if !stored.may_contain(id) {
+            continue;
+        }
         if let Some(v) = snapshot
             .get(&inner.outcomes, id.0.as_bytes())
             .map_err(storage)?
@@ -346,6 +439,7 @@ fn prefetch_batch(
             ledger.insert_prior(id, prior);
         }
     }
+    drop(stored);
     for &id in originals {
         let Some(stored) = read_outcome(inner, &snapshot, id)? else {
             continue;
@@ -492,5 +586,29 @@ impl RewardStore for EmbeddedRewardStore {
         // A point read of an id no record has: exercises the read path, finds nothing.
         self.blocking(|inner| inner.outcomes.get([0u8; 16]).map(drop).map_err(storage))
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_ids_grow_by_new_filters_and_forget_nothing() {
+        let mut ids = StoredIds {
+            filters: vec![Bloom::new(100)],
+            in_last: 0,
+        };
+        for k in 0..10_000u128 {
+            ids.insert(k * 7919);
+        }
+        // 100, 200, 400, ... 6,400: seven filters for 10,000 ids.
+        assert_eq!(ids.filters.len(), 7);
+        for k in 0..10_000u128 {
+            assert!(
+                ids.may_contain(RecordId(uuid::Uuid::from_u128(k * 7919))),
+                "{k}"
+            );
+        }
     }
 }

@@ -1294,6 +1294,11 @@ async fn embedded_outcomes_survive_a_reopen() -> anyhow::Result<()> {
     for o in &written {
         assert_eq!(store.get(o.id()).await?.as_ref(), Some(o));
     }
+    // Re-sent after the reopen: the store's filters of stored ids are rebuilt from its keys.
+    let resent = store.prefetch(&[p.clone(), dl.clone()]).await?;
+    assert_eq!(resent.prior(p.id), Some(Prior::Rewarded));
+    assert_eq!(resent.prior(r.id), None, "not asked for");
+    assert_eq!(resent.prior(dl.id), Some(Prior::DeadLetter));
     let probe = tx(
         &mut rng,
         c,
