@@ -27,6 +27,7 @@ mod ids;
 mod missions;
 mod queries;
 mod report;
+mod transport;
 
 use std::fs::File;
 use std::io::BufWriter;
@@ -217,6 +218,8 @@ struct Measured {
     verified: Option<usize>,
     mission_payouts: u64,
     mission_cards_read: u64,
+    /// The bare transport through the same broker, measured after the pipeline (base run only).
+    transport: Option<transport::Transport>,
 }
 
 async fn measure(
@@ -294,6 +297,13 @@ async fn measure(
     let mission_cards_read =
         metric(&client, url, "spend_rewarder_mission_cards_read_total").await?;
 
+    let transport = if missions.is_empty() {
+        eprintln!("measuring the bare transport through the same broker");
+        Some(transport::measure(store_dir, csv, args.partitions, dev).await?)
+    } else {
+        None
+    };
+
     let verified = if args.verify_all {
         eprintln!("looking up every id");
         let ids = all_ids(csv)?;
@@ -316,6 +326,7 @@ async fn measure(
         verified,
         mission_payouts,
         mission_cards_read,
+        transport,
     })
 }
 

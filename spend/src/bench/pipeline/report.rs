@@ -50,6 +50,25 @@ pub(super) fn report(
         "  ratio             {:.2} of spend eval",
         end_to_end / eval.rows_per_sec
     );
+    if let Some(t) = &m.transport {
+        let per_row = |cpu: Option<Duration>| {
+            cpu.map(|c| format!("{:.1}", c.as_secs_f64() * 1e6 / t.rows.max(1) as f64))
+                .unwrap_or_else(|| "?".into())
+        };
+        println!(
+            "  bare transport    {:.0} rows/s = {:.2} of spend eval: bare producer and consumer \
+             through the same broker, no engine, no store (µs of CPU per row: broker {}, \
+             clients {})",
+            t.rows_per_sec(),
+            t.rows_per_sec() / eval.rows_per_sec,
+            per_row(t.broker_cpu),
+            per_row(t.clients_cpu),
+        );
+        println!(
+            "  of transport      end to end is {:.2} of the bare transport",
+            end_to_end / t.rows_per_sec()
+        );
+    }
     println!(
         "  spend dev         peak RSS {} MB, CPU {:.1} s",
         m.peak_rss / (1 << 20),

@@ -137,7 +137,7 @@ fn cache(bytes: u64) -> FoyerCache {
 /// SlateDB's settings for a broker on one machine.
 /// - `flush_interval` 5 ms: a produce is answered once its WAL file is written, so this bounds
 ///   the wait of each produce request (SlateDB's 100 ms default is made for object stores).
-/// - memtables of 16 MiB and at most 256 MiB not yet in SSTs: bounded memory under a burst.
+/// - memtables of 16 MiB and at most 64 MiB not yet in SSTs: bounded memory under a burst.
 /// - the garbage collector on (SlateDB leaves it off): WAL files already folded into SSTs, SSTs
 ///   compacted away and old manifests are deleted after a minute, so the log does not grow by a
 ///   file per flush for ever.
@@ -149,7 +149,7 @@ fn slate_settings() -> Settings {
     Settings {
         flush_interval: Some(Duration::from_millis(5)),
         l0_sst_size_bytes: 16 << 20,
-        max_unflushed_bytes: 256 << 20,
+        max_unflushed_bytes: 64 << 20,
         garbage_collector_options: Some(GarbageCollectorOptions {
             manifest_options: Some(gc),
             wal_options: Some(gc),
