@@ -47,8 +47,8 @@ APT_PINS=(
 # tests (web/tests). bookworm-security replaces Chromium's major version every few weeks; both
 # come from one source package, so a fallback still takes a matching pair.
 TEST_APT_PINS=(
-  "chromium=156.0.8078.114-1~deb12u1"
-  "chromium-driver=156.0.8078.114-1~deb12u1"
+  "chromium=156.0.8078.129-1~deb12u1"
+  "chromium-driver=156.0.8078.129-1~deb12u1"
 )
 declare -A UPSTREAM_SERIES=([protobuf-compiler]="3.21." [libprotobuf-dev]="3.21." [etcd-server]="3.4."
   [libssl-dev]="3.0."
@@ -99,7 +99,8 @@ install_apt() {
   for spec in "${missing[@]}"; do
     pkg=${spec%%=*}
     ver=${spec#*=}
-    if apt-cache show "$pkg=$ver" >/dev/null 2>&1; then
+    # `apt-cache show` exits 0 even when the version is gone: look for its record instead.
+    if [ -n "$(apt-cache show "$pkg=$ver" 2>/dev/null)" ]; then
       install+=("$spec")
     else
       ver=$(apt-cache policy "$pkg" | sed -n 's/^ *Candidate: //p')
