@@ -10,6 +10,8 @@
 mod broker;
 mod s3;
 
+pub(crate) use broker::COMPRESSION;
+
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -76,13 +78,17 @@ pub(crate) fn dev(args: DevArgs) -> anyhow::Result<()> {
     // The broker runs on a thread and runtime of its own, so it stops after every client.
     let broker = broker::EmbeddedKafka::start(&args.data_dir, args.kafka_port)?;
     let runtime = tokio::runtime::Runtime::new().context("start the async runtime")?;
-    let result = runtime.block_on(serve(&args, broker.bootstrap().to_owned()));
+    let result = runtime.block_on(serve(
+        &args,
+        broker.bootstrap().to_owned(),
+        broker.compression(),
+    ));
     drop(runtime);
     broker.stop();
     result
 }
 
-async fn serve(args: &DevArgs, bootstrap: String) -> anyhow::Result<()> {
+async fn serve(args: &DevArgs, bootstrap: String, compression: &'static str) -> anyhow::Result<()> {
     let config_store: Arc<dyn ConfigStore> = Arc::new(
         EmbeddedConfigStore::open(&args.data_dir.join("config"))
             .context("open the embedded configuration store")?,
@@ -116,9 +122,7 @@ async fn serve(args: &DevArgs, bootstrap: String) -> anyhow::Result<()> {
     let ingest_config = IngestorConfig::default();
     let mut settings = KafkaSettings::new(bootstrap.clone(), TOPIC);
     settings.connection = kafka.clone();
-    // The broker is in this process: compressing a batch only for tansu to decompress it again
-    // before it stores each record costs CPU on both sides and saves no network.
-    settings.compression = "none".into();
+    settings.compression = compression.into();
     let sink = KafkaSink::connect(&settings, ingest_config.limits.max_inflight_bytes)
         .await
         .context("create the Kafka producer")?;

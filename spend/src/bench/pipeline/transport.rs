@@ -2,7 +2,7 @@
 //! least.
 //!
 //! The file's valid rows, encoded as the ingestor encodes them (untimed), are produced by a bare
-//! rdkafka producer with the ingestor's settings (acks=all, no compression, as in `spend dev`) to
+//! rdkafka producer with the ingestor's settings (acks=all, lz4, as in `spend dev`) to
 //! a topic of their own, while a bare consumer with the rewarder's fetch settings reads that topic
 //! from the start, partitions assigned (no group join). Timed from the first send until the
 //! consumer holds every record. No HTTP, no validation, no engine, no store: the broker's durable
@@ -60,7 +60,8 @@ pub(super) async fn measure(
         .context("encode the file's rows")?,
     );
     let mut settings = KafkaSettings::new(bootstrap.clone(), TOPIC);
-    settings.compression = "none".into();
+    // A new data directory, so the SlateDB log and its compression, as `spend dev` has them.
+    settings.compression = crate::cmd::dev::COMPRESSION.into();
     ensure_topic(
         &settings,
         TOPIC,

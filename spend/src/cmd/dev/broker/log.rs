@@ -29,6 +29,7 @@ use tansu_storage::StorageContainer;
 use url::Url;
 
 use super::serial::SerialWrites;
+use super::time_index::TimeIndex;
 
 /// The file of a log written by an earlier spend.
 const SQLITE_FILE: &str = "log.db";
@@ -67,22 +68,7 @@ impl Log {
     pub(super) async fn open(self, cluster: &str, advertised: Url) -> anyhow::Result<Opened> {
         match self {
             Log::Slate(dir) => {
-                std::fs::create_dir_all(&dir)
-                    .with_context(|| format!("create the broker's log {}", dir.display()))?;
-                let files = LocalFileSystem::new_with_prefix(&dir)
-                    .with_context(|| format!("open the broker's log {}", dir.display()))?;
-                let db = Db::builder("log", Arc::new(files))
-                    .with_settings(slate_settings())
-                    .with_memory_cache(Arc::new(
-                        SplitCache::new()
-                            .with_block_cache(Some(Arc::new(cache(BLOCK_CACHE_BYTES))))
-                            .with_meta_cache(Some(Arc::new(cache(META_CACHE_BYTES))))
-                            .build(),
-                    ))
-                    .build()
-                    .await
-                    .with_context(|| format!("open the broker's log {}", dir.display()))?;
-                let db = Arc::new(db);
+                let db = Arc::new(open_slate(&dir).await?);
                 let engine = Engine::builder()
                     .cluster(cluster)
                     .node(tansu_broker::NODE_ID)
@@ -90,7 +76,7 @@ impl Log {
                     .db(db.clone())
                     .build();
                 Ok(Opened::Slate {
-                    storage: SerialWrites::new(engine),
+                    storage: SerialWrites::new(engine).with_time_index(TimeIndex::new(db.clone())),
                     db,
                 })
             }
@@ -108,6 +94,25 @@ impl Log {
                 .map_err(|e| anyhow::anyhow!("open the broker's log: {e:?}")),
         }
     }
+}
+
+/// Opens (or creates) the SlateDB log in `dir`.
+pub(super) async fn open_slate(dir: &Path) -> anyhow::Result<Db> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("create the broker's log {}", dir.display()))?;
+    let files = LocalFileSystem::new_with_prefix(dir)
+        .with_context(|| format!("open the broker's log {}", dir.display()))?;
+    Db::builder("log", Arc::new(files))
+        .with_settings(slate_settings())
+        .with_memory_cache(Arc::new(
+            SplitCache::new()
+                .with_block_cache(Some(Arc::new(cache(BLOCK_CACHE_BYTES))))
+                .with_meta_cache(Some(Arc::new(cache(META_CACHE_BYTES))))
+                .build(),
+        ))
+        .build()
+        .await
+        .with_context(|| format!("open the broker's log {}", dir.display()))
 }
 
 impl Opened {

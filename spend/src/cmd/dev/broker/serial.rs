@@ -36,11 +36,15 @@ use tansu_storage::{
 use tokio::sync::Mutex;
 use url::Url;
 
+use super::time_index::TimeIndex;
+
 /// `S` with its writes taken one at a time.
 #[derive(Clone)]
 pub(crate) struct SerialWrites<S> {
     inner: S,
     writing: Arc<Mutex<()>>,
+    /// Run after each produce, still under the lock.
+    time_index: Option<Arc<TimeIndex>>,
 }
 
 impl<S> SerialWrites<S> {
@@ -48,7 +52,14 @@ impl<S> SerialWrites<S> {
         SerialWrites {
             inner,
             writing: Arc::new(Mutex::new(())),
+            time_index: None,
         }
+    }
+
+    /// Keeps the partitions' time indexes small (see [`TimeIndex`]).
+    pub(crate) fn with_time_index(mut self, time_index: TimeIndex) -> Self {
+        self.time_index = Some(Arc::new(time_index));
+        self
     }
 }
 
@@ -102,7 +113,11 @@ impl<S: Storage> Storage for SerialWrites<S> {
         batch: deflated::Batch,
     ) -> Result<i64> {
         let _one = self.writing.lock().await;
-        self.inner.produce(transaction_id, topition, batch).await
+        let offset = self.inner.produce(transaction_id, topition, batch).await?;
+        if let Some(time_index) = &self.time_index {
+            time_index.produced().await;
+        }
+        Ok(offset)
     }
 
     async fn fetch(
