@@ -24,5 +24,5 @@ pub use auth::{require_any_role, require_role, Authenticator, NoAuth, Principal,
 pub use error::{with_json_fallbacks, ApiError};
 pub use health::{health_routes, AlwaysReady, Backend, Backends, NotReady, Readiness};
 pub use json::ApiJson;
-pub use serve::{serve, serve_health};
+pub use serve::{serve, serve_health, trace_layer};
 pub use shutdown::{cancel_on_signal, shutdown_signal};

@@ -161,7 +161,7 @@ async fn serve(args: &DevArgs, bootstrap: String, compression: &'static str) -> 
         ))
         .merge(health_routes(Arc::new(readiness)))
         .merge(docs_routes());
-    let app = with_json_fallbacks(app).layer(tower_http::trace::TraceLayer::new_for_http());
+    let app = with_json_fallbacks(app).layer(spend_runtime::trace_layer());
 
     let addr = SocketAddr::new(args.host, args.port);
     let listener = tokio::net::TcpListener::bind(addr)
