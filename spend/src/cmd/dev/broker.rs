@@ -460,7 +460,7 @@ mod tests {
         let db = log::open_slate(&dir.path().join("kafka/slate"))
             .await
             .unwrap();
-        let (start, end) = (vec![1u8, b'w'], vec![1u8, b'x']);
+        let (start, end) = time_index::watermark_range();
         let mut iter = db.scan(start..end).await.unwrap();
         let mut seen = 0;
         while let Some(kv) = iter.next().await.unwrap() {
@@ -471,7 +471,7 @@ mod tests {
             if watermark.high == Some(BATCHES) {
                 seen += 1;
                 assert!(
-                    index.len() <= time_index::MAX_ENTRIES + 32,
+                    index.len() <= time_index::MAX_ENTRIES + time_index::TRIM_EVERY as usize,
                     "{} entries for {BATCHES} batches",
                     index.len()
                 );

@@ -43,7 +43,7 @@ pub(super) const MAX_ENTRIES: usize = 128;
 
 /// Produces between two passes over the watermarks. A map gains at most one entry per produce,
 /// so none holds more than `MAX_ENTRIES + TRIM_EVERY` entries.
-const TRIM_EVERY: u64 = 32;
+pub(super) const TRIM_EVERY: u64 = 32;
 
 /// `slate::types::WatermarkKey`: `'w'`, the topic's id, the partition (big-endian).
 #[derive(Debug, Deserialize, Serialize)]
@@ -94,7 +94,7 @@ impl TimeIndex {
 
 /// The first byte of every watermark key and the byte after it: postcard writes the prefix
 /// `char` as a one-byte length and its UTF-8 byte.
-fn watermark_range() -> (Vec<u8>, Vec<u8>) {
+pub(super) fn watermark_range() -> (Vec<u8>, Vec<u8>) {
     let start = postcard::to_stdvec(&'w').unwrap_or_else(|_| vec![1, b'w']);
     let mut end = start.clone();
     if let Some(last) = end.last_mut() {
